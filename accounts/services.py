@@ -1,0 +1,119 @@
+"""Writes on accounts: registration, accounts made by operators, tokens. Each is one transaction."""
+
+from django.contrib.auth import authenticate, password_validation
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+from rest_framework.authtoken.models import Token
+
+from odr.errors import DomainError, Forbidden, ValidationFailed
+
+from . import policies
+from .models import MerchantOrganisation, Role, User
+
+SELF_REGISTER_ROLES = (Role.CONSUMER, Role.MERCHANT)
+
+
+def _create(*, email, password, role, display_name, country, time_zone, language, organisation=None):
+    user = User(
+        email=User.objects.normalize_email(email).lower(),
+        role=role,
+        display_name=display_name,
+        country=country,
+        time_zone=time_zone,
+        language=language,
+        organisation=organisation,
+    )
+    try:
+        password_validation.validate_password(password, user)
+    except DjangoValidationError as exc:
+        raise ValidationFailed(fields={"password": list(exc.messages)}) from exc
+    user.set_password(password)
+    try:
+        user.full_clean(exclude=["password"])
+    except DjangoValidationError as exc:
+        raise ValidationFailed(fields=exc.message_dict) from exc
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as exc:
+        raise ValidationFailed(fields={"email": [_("An account with this e-mail address already exists.")]}) from exc
+    return user
+
+
+@transaction.atomic
+def user_register(*, email, password, role, display_name, country, time_zone, language, legal_name=None) -> User:
+    """Self-service sign-up of a consumer or a merchant; a merchant also creates its organisation."""
+    if role not in SELF_REGISTER_ROLES:
+        raise ValidationFailed(fields={"role": [_("Only consumers and merchants can register themselves.")]})
+    organisation = None
+    if role == Role.MERCHANT:
+        if not legal_name:
+            raise ValidationFailed(fields={"legal_name": [_("A merchant must give its legal name.")]})
+        organisation = MerchantOrganisation.objects.create(legal_name=legal_name, country=country, time_zone=time_zone)
+    return _create(
+        email=email,
+        password=password,
+        role=role,
+        display_name=display_name,
+        country=country,
+        time_zone=time_zone,
+        language=language,
+        organisation=organisation,
+    )
+
+
+@transaction.atomic
+def user_create(
+    *,
+    email,
+    password,
+    role,
+    display_name="",
+    country="IE",
+    time_zone="UTC",
+    language="en",
+    legal_name=None,
+    acting_user=None,
+) -> User:
+    """An account made by an operator (API) or from the command line (``acting_user=None``).
+
+    Operators create mediators, arbitrators and other operators; merchants get an organisation.
+    """
+    if acting_user is not None and not policies.can_create_accounts(acting_user):
+        raise Forbidden()
+    if role not in Role.values:
+        raise ValidationFailed(fields={"role": [_("Unknown role.")]})
+    organisation = None
+    if role == Role.MERCHANT:
+        if not legal_name:
+            raise ValidationFailed(fields={"legal_name": [_("A merchant must give its legal name.")]})
+        organisation = MerchantOrganisation.objects.create(legal_name=legal_name, country=country, time_zone=time_zone)
+    user = _create(
+        email=email,
+        password=password,
+        role=role,
+        display_name=display_name,
+        country=country,
+        time_zone=time_zone,
+        language=language,
+        organisation=organisation,
+    )
+    if role == Role.OPERATOR and user.is_staff is False:
+        user.is_staff = True  # operators use the admin
+        user.save(update_fields=["is_staff"])
+    return user
+
+
+class InvalidCredentials(DomainError):
+    status_code = 400
+    code = "invalid_credentials"
+
+
+def token_issue(*, email, password) -> str:
+    """The API token of the user with these credentials, created on first use."""
+    user = authenticate(username=(email or "").lower(), password=password)
+    if user is None or not user.is_active:
+        raise InvalidCredentials(_("Unable to log in with these credentials."))
+    token, _created = Token.objects.get_or_create(user=user)
+    return token.key

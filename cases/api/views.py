@@ -1,0 +1,164 @@
+"""Cases API: filing, listing, reading, lifecycle actions and the event log. Thin: validate, call, render."""
+
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle, UserRateThrottle
+from rest_framework.views import APIView
+
+from cases import selectors, services
+from cases.models import ACTIONS
+from odr.errors import NotFound, ValidationFailed
+from odr.pagination import CursorPagination
+
+from . import serializers as s
+
+
+class FilingThrottle(ScopedRateThrottle):
+    """Filing has its own, stricter rate (``ODR_THROTTLE_FILING``); only POST counts."""
+
+    scope_attr = "throttle_scope"
+
+    def allow_request(self, request, view):
+        if request.method != "POST":
+            return True
+        return super().allow_request(request, view)
+
+
+class CaseListCreateApi(APIView):
+    throttle_classes = [UserRateThrottle, FilingThrottle]
+    throttle_scope = "filing"
+
+    @extend_schema(
+        parameters=[OpenApiParameter("status", str, description="one status or several, comma-separated")],
+        responses={200: s.CaseOutput(many=True)},
+        tags=["cases"],
+    )
+    def get(self, request):
+        paginator = CursorPagination()
+        qs = selectors.case_list_for(request.user, status=request.query_params.get("status"))
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(s.CaseOutput(page, many=True, context={"request": request}).data)
+
+    @extend_schema(
+        request=s.CaseFileInput,
+        responses={201: s.CaseOutput},
+        parameters=[OpenApiParameter("Idempotency-Key", str, location=OpenApiParameter.HEADER, required=False)],
+        tags=["cases"],
+    )
+    def post(self, request):
+        data = s.CaseFileInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        key = request.headers.get("Idempotency-Key") or None
+        if key is not None and len(key) > 255:
+            raise ValidationFailed(fields={"Idempotency-Key": [_("At most 255 characters.")]})
+        case, created = services.case_file(
+            consumer=request.user,
+            merchant_id=v["merchant"],
+            order=v["order"],
+            category=v["category"],
+            description=v["description"],
+            remedy=v["remedy"],
+            claim=v["claim"],
+            language=v.get("language") or request.user.language,
+            submit=v["submit"],
+            idempotency_key=key,
+            request_body=request.data,
+        )
+        headers = {} if created else {"Idempotent-Replayed": "true"}
+        body = s.CaseOutput(case, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED, headers=headers)
+
+
+class CaseDetailApi(APIView):
+    throttle_classes = [UserRateThrottle]
+
+    @extend_schema(responses={200: s.CaseOutput}, tags=["cases"])
+    def get(self, request, case_id):
+        case = selectors.case_get_for(request.user, case_id)
+        return Response(s.CaseOutput(case, context={"request": request}).data)
+
+
+def _no_args(service):
+    return lambda actor, case_id, v: service(actor=actor, case_id=case_id)
+
+
+def _with(service, **names):
+    """Call ``service`` with the validated fields renamed as ``names`` says (``arg="field"``)."""
+    return lambda actor, case_id, v: service(
+        actor=actor, case_id=case_id, **{arg: v.get(field) for arg, field in names.items()}
+    )
+
+
+#: action -> (input serializer, call)
+ACTION_HANDLERS = {
+    "submit": (s.EmptyInput, _no_args(services.case_submit)),
+    "withdraw": (s.ReasonInput, _with(services.case_withdraw, reason="reason")),
+    "respond": (
+        s.RespondInput,
+        _with(services.case_respond, position="position", statement="statement", offer="offer"),
+    ),
+    "declare_default": (s.EmptyInput, _no_args(services.case_declare_default)),
+    "accept_jurisdiction": (s.EmptyInput, _no_args(services.case_accept_jurisdiction)),
+    "contest_jurisdiction": (s.RequiredReasonInput, _with(services.case_contest_jurisdiction, reason="reason")),
+    "decide_jurisdiction": (
+        s.DecideJurisdictionInput,
+        _with(services.case_decide_jurisdiction, forum="forum", applicable_law="applicable_law", reason="reason"),
+    ),
+    "request_mediation": (s.EmptyInput, _no_args(services.case_request_mediation)),
+    "accept_settlement": (s.EmptyInput, _no_args(services.case_accept_settlement)),
+    "escalate": (s.ReasonInput, _with(services.case_escalate, reason="reason")),
+    "assign_mediator": (s.AssignInput, _with(services.case_assign_mediator, user_id="user")),
+    "assign_arbitrator": (s.AssignInput, _with(services.case_assign_arbitrator, user_id="user")),
+    "challenge_neutral": (s.RequiredReasonInput, _with(services.case_challenge_neutral, reason="reason")),
+    "issue_award": (
+        s.AwardInput,
+        _with(services.case_issue_award, decision="decision", amount="amount", remedy="remedy", reasons="reasons"),
+    ),
+    "report_compliance": (s.ComplianceReportInput, _with(services.case_report_compliance, reference="reference")),
+    "confirm_compliance": (s.EmptyInput, _no_args(services.case_confirm_compliance)),
+    "dispute_compliance": (s.RequiredReasonInput, _with(services.case_dispute_compliance, reason="reason")),
+    "reject": (s.RequiredReasonInput, _with(services.case_reject, reason="reason")),
+    "close": (s.ReasonInput, _with(services.case_close, reason="reason")),
+}
+assert set(ACTION_HANDLERS) == set(ACTIONS), "every lifecycle action needs an API handler"
+
+
+class CaseActionApi(APIView):
+    """``POST /api/v1/cases/{id}/actions/{action}/``: one lifecycle action, body as the action needs."""
+
+    throttle_classes = [UserRateThrottle]
+
+    @extend_schema(request=None, responses={200: s.CaseOutput}, tags=["cases"])
+    def post(self, request, case_id, action):
+        handler = ACTION_HANDLERS.get(action)
+        if handler is None:
+            raise NotFound(_("There is no action “%(action)s”.") % {"action": action})
+        # Not visible: 404 before anything about the input is revealed.
+        selectors.case_get_for(request.user, case_id)
+        input_class, call = handler
+        data = input_class(data=request.data)
+        data.is_valid(raise_exception=True)
+        case = call(request.user, case_id, data.validated_data)
+        case = selectors.case_get_for(request.user, case.pk)
+        return Response(s.CaseOutput(case, context={"request": request}).data)
+
+
+class EventPagination(CursorPagination):
+    ordering = "seq"
+    page_size = 100
+
+
+class CaseEventListApi(generics.ListAPIView):
+    serializer_class = s.CaseEventOutput
+    pagination_class = EventPagination
+    throttle_classes = [UserRateThrottle]
+
+    @extend_schema(tags=["cases"])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return selectors.event_list_for(self.request.user, self.kwargs["case_id"])

@@ -1,0 +1,408 @@
+"""The Case and its lifecycle state machine, the hash-chained event log, references and idempotency keys.
+
+Transitions only change fields in memory and do no I/O; services lock the row, ask the policy, call the
+transition, save and append the event (STYLE.md rule 2). Who may take each transition is answered by
+``cases.policies``, which is also what ``allowed_actions`` reads.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_countries.fields import CountryField
+from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
+
+from . import policies
+
+
+class Status(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    FILED = "filed", _("Filed")
+    JURISDICTION = "jurisdiction", _("Jurisdiction")
+    NEGOTIATION = "negotiation", _("Negotiation")
+    MEDIATION = "mediation", _("Mediation")
+    ARBITRATION = "arbitration", _("Arbitration")
+    SETTLED = "settled", _("Settled")
+    AWARDED = "awarded", _("Awarded")
+    COMPLIANCE = "compliance", _("Compliance")
+    CLOSED = "closed", _("Closed")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+    REJECTED = "rejected", _("Rejected")
+    DEFAULTED = "defaulted", _("Defaulted")
+
+
+S = Status
+TERMINAL_STATES = (S.CLOSED, S.WITHDRAWN, S.REJECTED)
+#: States in which the dispute is still open, before any settlement or award.
+OPEN_STATES = (S.FILED, S.JURISDICTION, S.NEGOTIATION, S.MEDIATION, S.ARBITRATION, S.DEFAULTED)
+
+
+class Category(models.TextChoices):
+    NON_DELIVERY = "non_delivery", _("Goods or service not delivered")
+    NOT_AS_DESCRIBED = "not_as_described", _("Not as described")
+    DEFECTIVE = "defective", _("Defective")
+    COUNTERFEIT = "counterfeit", _("Counterfeit")
+    REFUND_NOT_HONOURED = "refund_not_honoured", _("Refund not honoured")
+    UNAUTHORISED_CHARGE = "unauthorised_charge", _("Unauthorised charge")
+    DATA_PRIVACY = "data_privacy", _("Data privacy")
+    OTHER = "other", _("Other")
+
+
+class Remedy(models.TextChoices):
+    REFUND = "refund", _("Refund")
+    REPLACEMENT = "replacement", _("Replacement")
+    REPAIR = "repair", _("Repair")
+    PRICE_REDUCTION = "price_reduction", _("Price reduction")
+    COMPENSATION = "compensation", _("Compensation")
+
+
+class Party(models.TextChoices):
+    CONSUMER = "consumer", _("Consumer")
+    MERCHANT = "merchant", _("Merchant")
+
+
+class JurisdictionStatus(models.TextChoices):
+    PROPOSED = "proposed", _("Proposed")
+    AGREED = "agreed", _("Agreed")
+    CONTESTED = "contested", _("Contested")
+    DECIDED = "decided", _("Decided")
+
+
+def money_field(verbose_name, **kwargs):
+    # 4 decimal places hold every ISO 4217 minor unit (CLF, UYW have 4); services validate the exact count.
+    return models.DecimalField(verbose_name, max_digits=19, decimal_places=4, **kwargs)
+
+
+class Case(ConcurrentTransitionMixin, models.Model):
+    """A consumer's complaint against a merchant, from draft to closed."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    reference = models.CharField(_("reference"), max_length=20, unique=True, editable=False)
+    status = FSMField(_("status"), default=S.DRAFT, choices=Status.choices, protected=True, db_index=True)
+
+    consumer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="cases_as_consumer")
+    merchant = models.ForeignKey("accounts.MerchantOrganisation", on_delete=models.PROTECT, related_name="cases")
+    mediator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="cases_as_mediator"
+    )
+    arbitrator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="cases_as_arbitrator"
+    )
+    # The parties' countries when the case was filed, kept for the statistics by country pair.
+    consumer_country = CountryField(_("consumer's country"))
+    merchant_country = CountryField(_("merchant's country"))
+
+    category = models.CharField(_("category"), max_length=32, choices=Category.choices)
+    remedy = models.CharField(_("remedy"), max_length=32, choices=Remedy.choices)
+    description = models.TextField(_("description"))
+    language = models.CharField(_("language of the case"), max_length=16, default="en")
+
+    order_reference = models.CharField(_("order reference"), max_length=100)
+    order_date = models.DateField(_("order date"))
+    order_platform = models.CharField(_("platform"), max_length=100, blank=True)
+    order_product = models.CharField(_("product"), max_length=300)
+    order_price_amount = money_field(_("price"))
+    order_price_currency = models.CharField(_("price currency"), max_length=3)
+    claim_amount = money_field(_("claim"))
+    claim_currency = models.CharField(_("claim currency"), max_length=3)
+
+    response_position = models.CharField(_("merchant's position"), max_length=16, blank=True)
+    #: ``{"status", "forum", "applicable_law", "reasons", "accepted_by"}``; the engine of issue 5 fills it.
+    jurisdiction = models.JSONField(_("jurisdiction"), default=dict, blank=True)
+    #: The party whose offer is open for the other to accept ("" when none): read by the accept policy.
+    open_offer_party = models.CharField(max_length=16, blank=True, choices=Party.choices)
+    #: What was agreed or decided: ``{"kind": "settlement"|"award", ...}``.
+    outcome = models.JSONField(_("outcome"), null=True, blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    filed_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["consumer", "-created_at"]),
+            models.Index(fields=["merchant", "-created_at"]),
+            models.Index(fields=["mediator", "-created_at"]),
+            models.Index(fields=["arbitrator", "-created_at"]),
+            models.Index(fields=["status", "-created_at"]),
+            models.Index(fields=["-created_at", "-id"]),
+        ]
+
+    def __str__(self):
+        return self.reference
+
+    # --- derived facts read by policies and conditions (no I/O) ----------------------------------
+    def party_of(self, user) -> str | None:
+        """``"consumer"`` or ``"merchant"`` if ``user`` is a party to this case, else None."""
+        if user is None or not getattr(user, "is_authenticated", False):
+            return None
+        if user.pk == self.consumer_id:
+            return Party.CONSUMER
+        if user.role == "merchant" and user.organisation_id == self.merchant_id:
+            return Party.MERCHANT
+        return None
+
+    @property
+    def current_neutral_id(self):
+        if self.status == S.MEDIATION:
+            return self.mediator_id
+        if self.status == S.ARBITRATION:
+            return self.arbitrator_id
+        return None
+
+    def jurisdiction_status(self) -> str:
+        return (self.jurisdiction or {}).get("status", "")
+
+    # --- the state machine -----------------------------------------------------------------------
+    # Each transition names its source states; ``permission`` is the policy of that action, so that
+    # django-fsm, the services and allowed_actions give one answer. Bodies only change fields.
+
+    @transition(field=status, source=S.DRAFT, target=S.FILED, permission=policies.permission("submit"))
+    def submit(self, *, at):
+        self.filed_at = at
+
+    @transition(
+        field=status,
+        source=[S.DRAFT, *OPEN_STATES],
+        target=S.WITHDRAWN,
+        permission=policies.permission("withdraw"),
+    )
+    def withdraw(self, *, at):
+        self.closed_at = at
+
+    @transition(
+        field=status,
+        source=S.FILED,
+        target=RETURN_VALUE(S.JURISDICTION, S.SETTLED),
+        permission=policies.permission("respond"),
+    )
+    def respond(self, *, position, offer=None):
+        self.response_position = position
+        if position == "accept":
+            self.outcome = {
+                "kind": "settlement",
+                "source": "merchant_accepted_claim",
+                "amount": {"amount": str(self.claim_amount), "currency": self.claim_currency},
+                "remedy": self.remedy,
+            }
+            return S.SETTLED
+        self.jurisdiction = {
+            "status": JurisdictionStatus.PROPOSED,
+            # The online procedure of this platform is the forum the parties are already in; the
+            # choice-of-law engine (cases/jurisdiction/, issue 5) fills the applicable law and reasons.
+            "forum": "odr",
+            "applicable_law": None,
+            "reasons": [],
+            "accepted_by": [],
+        }
+        self.open_offer_party = Party.MERCHANT if position == "offer" else ""
+        return S.JURISDICTION
+
+    @transition(field=status, source=S.FILED, target=S.DEFAULTED, permission=policies.permission("declare_default"))
+    def declare_default(self):
+        pass
+
+    @transition(
+        field=status,
+        source=S.JURISDICTION,
+        target=RETURN_VALUE(S.JURISDICTION, S.NEGOTIATION),
+        conditions=[lambda case: case.jurisdiction_status() == JurisdictionStatus.PROPOSED],
+        permission=policies.permission("accept_jurisdiction"),
+    )
+    def accept_jurisdiction(self, *, party):
+        accepted = sorted({*self.jurisdiction.get("accepted_by", []), party})
+        self.jurisdiction = {**self.jurisdiction, "accepted_by": accepted}
+        if set(accepted) >= {Party.CONSUMER, Party.MERCHANT}:
+            self.jurisdiction["status"] = JurisdictionStatus.AGREED
+            return S.NEGOTIATION
+        return S.JURISDICTION
+
+    @transition(
+        field=status,
+        source=S.JURISDICTION,
+        target=S.JURISDICTION,
+        conditions=[lambda case: case.jurisdiction_status() == JurisdictionStatus.PROPOSED],
+        permission=policies.permission("contest_jurisdiction"),
+    )
+    def contest_jurisdiction(self, *, party, reason):
+        self.jurisdiction = {**self.jurisdiction, "status": JurisdictionStatus.CONTESTED, "contested_by": party}
+
+    @transition(
+        field=status,
+        source=S.JURISDICTION,
+        target=S.NEGOTIATION,
+        permission=policies.permission("decide_jurisdiction"),
+    )
+    def decide_jurisdiction(self, *, forum, applicable_law, reasons):
+        self.jurisdiction = {
+            **self.jurisdiction,
+            "status": JurisdictionStatus.DECIDED,
+            "forum": forum,
+            "applicable_law": applicable_law,
+            "reasons": reasons,
+        }
+
+    @transition(
+        field=status, source=S.NEGOTIATION, target=S.MEDIATION, permission=policies.permission("request_mediation")
+    )
+    def request_mediation(self):
+        pass
+
+    @transition(
+        field=status,
+        source=[S.NEGOTIATION, S.MEDIATION, S.ARBITRATION],
+        target=S.SETTLED,
+        permission=policies.permission("accept_settlement"),
+    )
+    def accept_settlement(self, *, terms):
+        self.outcome = {"kind": "settlement", **terms}
+        self.open_offer_party = ""
+
+    @transition(
+        field=status,
+        source=[S.NEGOTIATION, S.MEDIATION, S.DEFAULTED],
+        target=S.ARBITRATION,
+        permission=policies.permission("escalate"),
+    )
+    def escalate(self):
+        self.open_offer_party = ""
+
+    @transition(field=status, source=S.MEDIATION, target=S.MEDIATION, permission=policies.permission("assign_mediator"))
+    def assign_mediator(self, *, neutral):
+        self.mediator = neutral
+
+    @transition(
+        field=status, source=S.ARBITRATION, target=S.ARBITRATION, permission=policies.permission("assign_arbitrator")
+    )
+    def assign_arbitrator(self, *, neutral):
+        self.arbitrator = neutral
+
+    @transition(
+        field=status,
+        source=[S.MEDIATION, S.ARBITRATION],
+        target=None,
+        conditions=[lambda case: case.current_neutral_id is not None],
+        permission=policies.permission("challenge_neutral"),
+    )
+    def challenge_neutral(self, *, reason):
+        pass
+
+    @transition(
+        field=status,
+        source=S.ARBITRATION,
+        target=RETURN_VALUE(S.AWARDED, S.CLOSED),
+        permission=policies.permission("issue_award"),
+    )
+    def issue_award(self, *, award, at):
+        self.outcome = {"kind": "award", **award}
+        self.open_offer_party = ""
+        if award["decision"] == "dismissed":
+            # Nothing to carry out: a dismissed claim closes the case.
+            self.closed_at = at
+            return S.CLOSED
+        return S.AWARDED
+
+    @transition(
+        field=status,
+        source=[S.SETTLED, S.AWARDED],
+        target=S.COMPLIANCE,
+        permission=policies.permission("report_compliance"),
+    )
+    def report_compliance(self, *, reference):
+        self.outcome = {**self.outcome, "performance_reference": reference}
+
+    @transition(
+        field=status, source=S.COMPLIANCE, target=S.CLOSED, permission=policies.permission("confirm_compliance")
+    )
+    def confirm_compliance(self, *, at):
+        self.closed_at = at
+
+    @transition(
+        field=status,
+        source=S.COMPLIANCE,
+        target=RETURN_VALUE(S.SETTLED, S.AWARDED),
+        permission=policies.permission("dispute_compliance"),
+    )
+    def dispute_compliance(self, *, reason):
+        # Back to waiting for performance of what was agreed or decided.
+        return S.AWARDED if (self.outcome or {}).get("kind") == "award" else S.SETTLED
+
+    @transition(
+        field=status, source=[S.FILED, S.JURISDICTION], target=S.REJECTED, permission=policies.permission("reject")
+    )
+    def reject(self, *, reason, at):
+        self.closed_at = at
+
+    @transition(
+        field=status,
+        source=[S.SETTLED, S.AWARDED, S.COMPLIANCE, S.DEFAULTED],
+        target=S.CLOSED,
+        permission=policies.permission("close"),
+    )
+    def close(self, *, reason, at):
+        self.closed_at = at
+
+
+#: Every lifecycle action, in the order the API documents them.
+ACTIONS = (
+    "submit", "withdraw", "respond", "declare_default", "accept_jurisdiction", "contest_jurisdiction",
+    "decide_jurisdiction", "request_mediation", "accept_settlement", "escalate", "assign_mediator",
+    "assign_arbitrator", "challenge_neutral", "issue_award", "report_compliance", "confirm_compliance",
+    "dispute_compliance", "reject", "close",
+)  # fmt: skip
+
+
+class CaseEvent(models.Model):
+    """One entry of a case's hash-chained log. Never updated or deleted (only a payload may be erased).
+
+    ``hash = SHA-256(prev_hash + canonical({case, seq, type, actor, actor_role, at, payload_hash}))``;
+    see ``cases.events`` for the canonical form and the verifier.
+    """
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events")
+    seq = models.PositiveIntegerField()
+    type = models.CharField(max_length=64)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
+    actor_role = models.CharField(max_length=16)
+    at = models.DateTimeField()
+    payload = models.JSONField(null=True, blank=True)
+    payload_hash = models.CharField(max_length=64)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["case", "seq"]
+        constraints = [models.UniqueConstraint(fields=["case", "seq"], name="case_event_seq_unique")]
+
+    def __str__(self):
+        return f"{self.case_id} #{self.seq} {self.type}"
+
+
+class ReferenceCounter(models.Model):
+    """The last reference number handed out in a year (``ODR-<year>-<n>``)."""
+
+    year = models.PositiveIntegerField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.year}: {self.last}"
+
+
+class IdempotencyKey(models.Model):
+    """Remembers a filing's ``Idempotency-Key`` so a retried request returns the same case."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user")]
+
+    def __str__(self):
+        return f"{self.key} -> {self.case_id}"

@@ -1,0 +1,168 @@
+"""Who may do what with a case: the one answer used by the API, the web pages, the consumers and
+``allowed_actions``.
+
+Three questions, asked in this order, each with its own error:
+1. may this user see the case at all? (no: 404, never revealing that it exists) -- ``can_view``;
+2. may this user ever take this action on this case? (no: 403) -- ``PERMISSIONS``, also given to
+   django-fsm as each transition's ``permission``;
+3. does the case's state allow it now, for this user? (no: 409) -- the transition's source states and
+   conditions, plus the per-user state checks in ``_STATE_CHECKS``.
+"""
+
+from django.utils.translation import gettext_lazy as _
+
+from odr.errors import Conflict, DomainError, Forbidden
+
+CONSUMER, MERCHANT, MEDIATOR, ARBITRATOR, OPERATOR = "consumer", "merchant", "mediator", "arbitrator", "operator"
+
+
+def _authenticated(user) -> bool:
+    return bool(user is not None and getattr(user, "is_authenticated", False) and user.is_active)
+
+
+def is_operator(user) -> bool:
+    return _authenticated(user) and user.role == OPERATOR
+
+
+def can_view(user, case) -> bool:
+    """Parties, the case's neutrals and operators see a case; a draft only its consumer."""
+    if not _authenticated(user):
+        return False
+    if user.pk == case.consumer_id:
+        return True
+    if case.status == "draft":
+        return False
+    if user.role == MERCHANT:
+        return user.organisation_id == case.merchant_id
+    if user.role == MEDIATOR:
+        return user.pk == case.mediator_id
+    if user.role == ARBITRATOR:
+        return user.pk == case.arbitrator_id
+    return user.role == OPERATOR
+
+
+def can_file(user) -> bool:
+    return _authenticated(user) and user.role == CONSUMER
+
+
+# --- 2. who may take each action (role and relation to the case; no state) ---------------------
+def _consumer(case, user):
+    return _authenticated(user) and user.pk == case.consumer_id
+
+
+def _merchant(case, user):
+    return _authenticated(user) and user.role == MERCHANT and user.organisation_id == case.merchant_id
+
+
+def _party(case, user):
+    return _consumer(case, user) or _merchant(case, user)
+
+
+def _operator(case, user):
+    return is_operator(user)
+
+
+def _operator_or_neutral(case, user):
+    return is_operator(user) or (_authenticated(user) and user.pk in {case.mediator_id, case.arbitrator_id} - {None})
+
+
+def _escalate(case, user):
+    if case.status == "defaulted":
+        # The merchant who stayed silent does not steer its own default.
+        return _consumer(case, user) or is_operator(user)
+    return _party(case, user) or is_operator(user) or (_authenticated(user) and user.pk == case.mediator_id)
+
+
+def _arbitrator(case, user):
+    return _authenticated(user) and case.arbitrator_id is not None and user.pk == case.arbitrator_id
+
+
+PERMISSIONS = {
+    "submit": _consumer,
+    "withdraw": _consumer,
+    "respond": _merchant,
+    "declare_default": _operator,
+    "accept_jurisdiction": _party,
+    "contest_jurisdiction": _party,
+    "decide_jurisdiction": _operator_or_neutral,
+    "request_mediation": _party,
+    "accept_settlement": _party,
+    "escalate": _escalate,
+    "assign_mediator": _operator,
+    "assign_arbitrator": _operator,
+    "challenge_neutral": _party,
+    "issue_award": _arbitrator,
+    "report_compliance": _merchant,
+    "confirm_compliance": _consumer,
+    "dispute_compliance": _consumer,
+    "reject": _operator,
+    "close": _operator,
+}
+
+
+def permission(action):
+    """The permission callable ``(case, user) -> bool`` django-fsm stores on the transition."""
+    return PERMISSIONS[action]
+
+
+# --- 3. per-user state checks beyond the transition's source states and conditions -------------
+def _party_name(case, user):
+    return "consumer" if _consumer(case, user) else "merchant"
+
+
+def _accept_jurisdiction_check(case, user):
+    if _party_name(case, user) in (case.jurisdiction or {}).get("accepted_by", []):
+        return _("You have already accepted the proposed forum and applicable law.")
+    return None
+
+
+def _accept_settlement_check(case, user):
+    other = "merchant" if _party_name(case, user) == "consumer" else "consumer"
+    if case.open_offer_party != other:
+        return _("There is no open offer from the other party to accept.")
+    return None
+
+
+_STATE_CHECKS = {
+    "accept_jurisdiction": _accept_jurisdiction_check,
+    "accept_settlement": _accept_settlement_check,
+}
+
+
+def refusal(user, case, action) -> DomainError | None:
+    """Why ``user`` may not take ``action`` on ``case`` now, or None if they may.
+
+    Assumes ``can_view(user, case)``; callers answer 404 before asking this.
+    """
+    check = PERMISSIONS.get(action)
+    if check is None or not check(case, user):
+        return Forbidden()
+    bound = getattr(case, action)
+    meta = bound._django_fsm
+    state = case.status
+    if not meta.has_transition(state) or not meta.conditions_met(case, state):
+        return Conflict(
+            _("“%(action)s” is not allowed while the case is in the state “%(status)s”.")
+            % {"action": action, "status": case.status},
+        )
+    extra = _STATE_CHECKS.get(action)
+    message = extra(case, user) if extra else None
+    if message:
+        return Conflict(message)
+    return None
+
+
+def enforce(user, case, action) -> None:
+    """Raise the refusal, if any."""
+    error = refusal(user, case, action)
+    if error is not None:
+        raise error
+
+
+def allowed_actions(user, case) -> list[str]:
+    """Exactly the actions ``user`` may take on ``case`` now (the same checks the services make)."""
+    from .models import ACTIONS
+
+    if not can_view(user, case):
+        return []
+    return [action for action in ACTIONS if refusal(user, case, action) is None]

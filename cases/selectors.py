@@ -1,0 +1,70 @@
+"""Reads of cases and their events, always scoped to what the asking user may see (ARCHITECTURE.md, design 6)."""
+
+from django.db.models import Q, QuerySet
+
+from odr.errors import NotFound
+
+from . import policies
+from .models import Case, CaseEvent, Status
+
+
+def case_visible_q(user) -> Q | None:
+    """The filter matching exactly the cases ``policies.can_view`` allows; None when the user sees none.
+
+    Keep in step with ``policies.can_view`` (the access-matrix tests check both agree).
+    """
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    own = Q(consumer_id=user.pk)
+    not_draft = ~Q(status=Status.DRAFT)
+    if user.role == policies.MERCHANT and user.organisation_id:
+        return own | (Q(merchant_id=user.organisation_id) & not_draft)
+    if user.role == policies.MEDIATOR:
+        return own | (Q(mediator_id=user.pk) & not_draft)
+    if user.role == policies.ARBITRATOR:
+        return own | (Q(arbitrator_id=user.pk) & not_draft)
+    if user.role == policies.OPERATOR:
+        return own | not_draft
+    return own
+
+
+def case_list_for(user, *, status: str | None = None) -> QuerySet[Case]:
+    q = case_visible_q(user)
+    if q is None:
+        return Case.objects.none()
+    qs = Case.objects.filter(q)
+    if status:
+        qs = qs.filter(status__in=[s for s in status.split(",") if s])
+    return qs.select_related("consumer", "merchant", "mediator", "arbitrator")
+
+
+def case_get_for(user, case_id) -> Case:
+    """The case if ``user`` may see it; NotFound otherwise, whether or not it exists."""
+    q = case_visible_q(user)
+    case = (
+        Case.objects.filter(q)
+        .select_related("consumer", "merchant", "mediator", "arbitrator")
+        .filter(pk=case_id)
+        .first()
+        if q is not None
+        else None
+    )
+    if case is None:
+        raise NotFound()
+    return case
+
+
+def case_get_for_update(user, case_id) -> Case:
+    """Like ``case_get_for`` but locks the row; call inside ``transaction.atomic()``.
+
+    ``user=None`` is the system (deadline sweep), which sees every case.
+    """
+    case = Case.objects.select_for_update().filter(pk=case_id).first()
+    if case is None or (user is not None and not policies.can_view(user, case)):
+        raise NotFound()
+    return case
+
+
+def event_list_for(user, case_id) -> QuerySet[CaseEvent]:
+    case = case_get_for(user, case_id)
+    return CaseEvent.objects.filter(case=case).order_by("seq")

@@ -1,0 +1,245 @@
+"""Every lifecycle action on a filed case: one service each, one transaction each.
+
+Each follows STYLE.md rule 2 through ``_perform``: lock the case row, ask the policy (404, 403, 409),
+run the transition, save, append the event -- all inside one ``transaction.atomic``.
+"""
+
+from collections.abc import Callable
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import Role, User
+from mediation.models import Offer, OfferStatus
+from odr.errors import ValidationFailed
+
+from .. import policies, selectors
+from ..events import event_append
+from ..models import Case, Party
+from ..money import Money
+
+
+def _perform(*, actor, case_id, action: str, run: Callable[[Case], dict | None]) -> Case:
+    """Lock, check, transition, save and record ``action``; ``run`` returns the event's extra payload.
+
+    ``actor=None`` is the system (the deadline sweep), which passes the policy's role checks.
+    """
+    with transaction.atomic():
+        case = selectors.case_get_for_update(actor, case_id)
+        if actor is not None:
+            policies.enforce(actor, case, action)
+        before = case.status
+        extra = run(case) or {}
+        case.save()
+        event_append(case=case, type=action, actor=actor, payload={"from": before, "to": case.status, **extra})
+    return case
+
+
+def _party(case, actor) -> str:
+    return case.party_of(actor) or ""
+
+
+def case_submit(*, actor, case_id) -> Case:
+    return _perform(actor=actor, case_id=case_id, action="submit", run=lambda c: c.submit(at=timezone.now()))
+
+
+def case_withdraw(*, actor, case_id, reason: str = "") -> Case:
+    def run(case):
+        case.withdraw(at=timezone.now())
+        return {"reason": reason}
+
+    return _perform(actor=actor, case_id=case_id, action="withdraw", run=run)
+
+
+def offer_make(*, case: Case, actor, party: str, amount: Money, remedy: str, note: str = "") -> Offer:
+    """Record an offer by ``party``; it supersedes that party's earlier open offers. Needs the case locked."""
+    Offer.objects.filter(case=case, party=party, status=OfferStatus.OPEN).update(status=OfferStatus.SUPERSEDED)
+    return Offer.objects.create(
+        case=case, party=party, made_by=actor, amount=amount.amount, currency=amount.currency, remedy=remedy, note=note
+    )
+
+
+def case_respond(*, actor, case_id, position: str, statement: str, offer: Money | None = None) -> Case:
+    """The merchant's answer: accept the claim (settles), make an offer, or contest."""
+    if position == "offer" and offer is None:
+        raise ValidationFailed(fields={"offer": [_("An offer needs an amount.")]})
+
+    def run(case):
+        case.respond(position=position, offer=offer)
+        payload = {"position": position, "statement": statement}
+        if position == "offer":
+            made = offer_make(case=case, actor=actor, party=Party.MERCHANT, amount=offer, remedy=case.remedy)
+            payload["offer"] = {"id": made.pk, **offer.as_dict()}
+        return payload
+
+    return _perform(actor=actor, case_id=case_id, action="respond", run=run)
+
+
+def case_declare_default(*, actor, case_id) -> Case:
+    """The merchant did not respond in time; the deadline sweep (issue 4) calls this with ``actor=None``."""
+    return _perform(actor=actor, case_id=case_id, action="declare_default", run=lambda c: c.declare_default())
+
+
+def case_accept_jurisdiction(*, actor, case_id) -> Case:
+    def run(case):
+        party = _party(case, actor)
+        case.accept_jurisdiction(party=party)
+        return {"party": party, "jurisdiction_status": case.jurisdiction["status"]}
+
+    return _perform(actor=actor, case_id=case_id, action="accept_jurisdiction", run=run)
+
+
+def case_contest_jurisdiction(*, actor, case_id, reason: str) -> Case:
+    def run(case):
+        party = _party(case, actor)
+        case.contest_jurisdiction(party=party, reason=reason)
+        return {"party": party, "reason": reason}
+
+    return _perform(actor=actor, case_id=case_id, action="contest_jurisdiction", run=run)
+
+
+def case_decide_jurisdiction(*, actor, case_id, forum: str, applicable_law: str, reason: str) -> Case:
+    def run(case):
+        reasons = [{"rule": "decision", "citation": "", "text": reason}]
+        case.decide_jurisdiction(forum=forum, applicable_law=applicable_law, reasons=reasons)
+        return {"forum": forum, "applicable_law": applicable_law, "reason": reason}
+
+    return _perform(actor=actor, case_id=case_id, action="decide_jurisdiction", run=run)
+
+
+def case_request_mediation(*, actor, case_id) -> Case:
+    return _perform(actor=actor, case_id=case_id, action="request_mediation", run=lambda c: c.request_mediation())
+
+
+def case_accept_settlement(*, actor, case_id) -> Case:
+    """Accept the other party's latest open offer; the case settles on its terms."""
+
+    def run(case):
+        other = Party.MERCHANT if _party(case, actor) == Party.CONSUMER else Party.CONSUMER
+        offer = (
+            Offer.objects.select_for_update()
+            .filter(case=case, party=other, status=OfferStatus.OPEN)
+            .order_by("-created_at", "-id")
+            .first()
+        )
+        terms = {
+            "source": "offer",
+            "offer": offer.pk,
+            "amount": Money(offer.amount, offer.currency).as_dict(),
+            "remedy": offer.remedy,
+            "note": offer.note,
+        }
+        case.accept_settlement(terms=terms)
+        Offer.objects.filter(pk=offer.pk).update(status=OfferStatus.ACCEPTED)
+        Offer.objects.filter(case=case, status=OfferStatus.OPEN).update(status=OfferStatus.LAPSED)
+        return {"terms": terms}
+
+    return _perform(actor=actor, case_id=case_id, action="accept_settlement", run=run)
+
+
+def case_escalate(*, actor, case_id, reason: str = "") -> Case:
+    def run(case):
+        case.escalate()
+        Offer.objects.filter(case=case, status=OfferStatus.OPEN).update(status=OfferStatus.LAPSED)
+        return {"reason": reason}
+
+    return _perform(actor=actor, case_id=case_id, action="escalate", run=run)
+
+
+def _neutral(user_id, role: str, *, field: str = "user") -> User:
+    neutral = User.objects.filter(pk=user_id, role=role, is_active=True).first()
+    if neutral is None:
+        raise ValidationFailed(fields={field: [_("There is no active %(role)s with this id.") % {"role": role}]})
+    return neutral
+
+
+def case_assign_mediator(*, actor, case_id, user_id: int) -> Case:
+    neutral = _neutral(user_id, Role.MEDIATOR)
+
+    def run(case):
+        previous = case.mediator_id
+        case.assign_mediator(neutral=neutral)
+        return {"mediator": neutral.pk, "previous": previous}
+
+    return _perform(actor=actor, case_id=case_id, action="assign_mediator", run=run)
+
+
+def case_assign_arbitrator(*, actor, case_id, user_id: int) -> Case:
+    neutral = _neutral(user_id, Role.ARBITRATOR)
+
+    def run(case):
+        if neutral.pk == case.mediator_id:
+            raise ValidationFailed(fields={"user": [_("The case's mediator cannot be its arbitrator.")]})
+        previous = case.arbitrator_id
+        case.assign_arbitrator(neutral=neutral)
+        return {"arbitrator": neutral.pk, "previous": previous}
+
+    return _perform(actor=actor, case_id=case_id, action="assign_arbitrator", run=run)
+
+
+def case_challenge_neutral(*, actor, case_id, reason: str) -> Case:
+    def run(case):
+        neutral = case.current_neutral_id
+        case.challenge_neutral(reason=reason)
+        return {"party": _party(case, actor), "neutral": neutral, "reason": reason}
+
+    return _perform(actor=actor, case_id=case_id, action="challenge_neutral", run=run)
+
+
+def case_issue_award(*, actor, case_id, decision: str, amount: Money | None, remedy: str, reasons: str) -> Case:
+    if decision != "dismissed" and amount is None:
+        raise ValidationFailed(fields={"amount": [_("An award that grants the claim needs an amount.")]})
+
+    def run(case):
+        now = timezone.now()
+        award = {
+            "decision": decision,
+            "amount": amount.as_dict() if amount else None,
+            "remedy": remedy,
+            "reasons": reasons,
+            "issued_at": now.isoformat(),
+            "arbitrator": actor.pk,
+        }
+        case.issue_award(award=award, at=now)
+        return {"award": award}
+
+    return _perform(actor=actor, case_id=case_id, action="issue_award", run=run)
+
+
+def case_report_compliance(*, actor, case_id, reference: str) -> Case:
+    def run(case):
+        case.report_compliance(reference=reference)
+        return {"reference": reference}
+
+    return _perform(actor=actor, case_id=case_id, action="report_compliance", run=run)
+
+
+def case_confirm_compliance(*, actor, case_id) -> Case:
+    return _perform(
+        actor=actor, case_id=case_id, action="confirm_compliance", run=lambda c: c.confirm_compliance(at=timezone.now())
+    )
+
+
+def case_dispute_compliance(*, actor, case_id, reason: str) -> Case:
+    def run(case):
+        case.dispute_compliance(reason=reason)
+        return {"reason": reason}
+
+    return _perform(actor=actor, case_id=case_id, action="dispute_compliance", run=run)
+
+
+def case_reject(*, actor, case_id, reason: str) -> Case:
+    def run(case):
+        case.reject(reason=reason, at=timezone.now())
+        return {"reason": reason}
+
+    return _perform(actor=actor, case_id=case_id, action="reject", run=run)
+
+
+def case_close(*, actor, case_id, reason: str = "") -> Case:
+    def run(case):
+        case.close(reason=reason, at=timezone.now())
+        return {"reason": reason}
+
+    return _perform(actor=actor, case_id=case_id, action="close", run=run)

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MediationConfig(AppConfig):
+    name = "mediation"
+    verbose_name = "Negotiation and mediation"

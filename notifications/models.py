@@ -1,0 +1,1 @@
+"""Models of the notifications app: an empty shell until its issue gives it substance (see ARCHITECTURE.md)."""

@@ -1,0 +1,52 @@
+"""Shared fixtures: API clients per role, a fresh cast of users, and service requirements."""
+
+import os
+
+import pytest
+from django.core.cache import cache
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from tests.factories import Cast
+
+
+@pytest.fixture(autouse=True)
+def _fast_hashing_and_clean_cache(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    cache.clear()  # throttle counters live in the cache
+    yield
+    cache.clear()
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def api():
+    """``api(user)`` gives an APIClient authenticated as ``user`` (``None``: anonymous)."""
+    return client_for
+
+
+@pytest.fixture
+def cast(db) -> Cast:
+    return Cast.make()
+
+
+def is_postgres() -> bool:
+    from django.db import connection
+
+    return connection.vendor == "postgresql"
+
+
+def require_postgres():
+    """Skip unless the database is PostgreSQL; with ODR_REQUIRE_SERVICES=1 fail instead of skipping."""
+    if is_postgres():
+        return
+    if os.environ.get("ODR_REQUIRE_SERVICES") == "1":
+        pytest.fail("ODR_REQUIRE_SERVICES=1 but DATABASE_URL is not PostgreSQL")
+    pytest.skip("needs PostgreSQL (set DATABASE_URL)")
