@@ -24,6 +24,7 @@ migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
 run: migrate
+	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/uvicorn odr.asgi:application --host $(HOST) --port $(PORT)
 

@@ -3,11 +3,28 @@
 from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import include, path
+from django.views import defaults
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from odr.errors import error_body
 
 
 def health(request):
     return JsonResponse({"status": "ok"})
+
+
+def _api_or_html(status, code, message, html_view):
+    def view(request, *args, **kwargs):
+        if request.path.startswith("/api/"):
+            return JsonResponse(error_body(code, message), status=status)
+        return html_view(request, *args, **kwargs)
+
+    return view
+
+
+# Paths under /api/ answer in the API's error shape even when no view matched.
+handler404 = _api_or_html(404, "not_found", "Not found.", defaults.page_not_found)
+handler500 = _api_or_html(500, "server_error", "Server error.", defaults.server_error)
 
 
 urlpatterns = [

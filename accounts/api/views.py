@@ -1,5 +1,6 @@
 """Accounts API: registration, tokens, the profile, the merchant directory, neutral accounts."""
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.permissions import AllowAny
@@ -7,7 +8,8 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
-from accounts import selectors, services
+from accounts import policies, selectors, services
+from odr.errors import Forbidden
 from odr.pagination import CursorPagination
 
 from .serializers import (
@@ -76,6 +78,8 @@ class NeutralCreateApi(APIView):
 
     @extend_schema(request=NeutralCreateInput, responses={201: UserOutput}, tags=["accounts"])
     def post(self, request):
+        if not policies.can_create_accounts(request.user):
+            raise Forbidden(_("Only operators create mediator, arbitrator and operator accounts."))
         data = NeutralCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         user = services.user_create(acting_user=request.user, **data.validated_data)

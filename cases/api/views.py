@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
-from cases import selectors, services
+from cases import policies, selectors, services
 from cases.models import ACTIONS
 from odr.errors import NotFound, ValidationFailed
 from odr.pagination import CursorPagination
@@ -126,18 +126,33 @@ ACTION_HANDLERS = {
 assert set(ACTION_HANDLERS) == set(ACTIONS), "every lifecycle action needs an API handler"
 
 
+def _actions_description() -> str:
+    lines = ["Perform one lifecycle action. The case's `allowed_actions` lists what you may do now.", ""]
+    for name, (input_class, _call) in ACTION_HANDLERS.items():
+        fields = ", ".join(f"{field}{'' if spec.required else '?'}" for field, spec in input_class().fields.items())
+        lines.append(f"- `{name}`: {{{fields}}}")
+    return "\n".join(lines)
+
+
 class CaseActionApi(APIView):
     """``POST /api/v1/cases/{id}/actions/{action}/``: one lifecycle action, body as the action needs."""
 
     throttle_classes = [UserRateThrottle]
 
-    @extend_schema(request=None, responses={200: s.CaseOutput}, tags=["cases"])
+    @extend_schema(
+        request={"application/json": {"type": "object"}},
+        responses={200: s.CaseOutput},
+        description=_actions_description(),
+        parameters=[OpenApiParameter("action", str, location=OpenApiParameter.PATH, enum=list(ACTIONS))],
+        tags=["cases"],
+    )
     def post(self, request, case_id, action):
         handler = ACTION_HANDLERS.get(action)
         if handler is None:
             raise NotFound(_("There is no action “%(action)s”.") % {"action": action})
-        # Not visible: 404 before anything about the input is revealed.
-        selectors.case_get_for(request.user, case_id)
+        # Not visible: 404; not permitted or not now: 403 or 409 -- all before the input is examined.
+        # The service asks the same policy again under the row lock.
+        policies.enforce(request.user, selectors.case_get_for(request.user, case_id), action)
         input_class, call = handler
         data = input_class(data=request.data)
         data.is_valid(raise_exception=True)
