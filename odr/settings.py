@@ -192,6 +192,9 @@ REST_FRAMEWORK = {
         "filing": os.environ.get("ODR_THROTTLE_FILING", "20/hour"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # Behind N reverse proxies, the client address for anonymous throttling is N from the right of
+    # X-Forwarded-For; 0 (default) trusts only the socket's peer address.
+    "NUM_PROXIES": int(os.environ.get("ODR_NUM_PROXIES", "0")),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "ODR platform API",

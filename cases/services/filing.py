@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -62,6 +63,9 @@ def _replay(consumer, idempotency_key, request_hash) -> Case | None:
         return None
     row = IdempotencyKey.objects.filter(user=consumer, key=idempotency_key).select_related("case").first()
     if row is None:
+        return None
+    if row.created_at < timezone.now() - dt.timedelta(hours=settings.ODR_IDEMPOTENCY_TTL_HOURS):
+        row.delete()  # an expired key may be used afresh
         return None
     if row.request_hash != request_hash:
         raise IdempotencyKeyReused()
