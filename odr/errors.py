@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 from rest_framework import exceptions, status
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import set_rollback
 
 logger = logging.getLogger(__name__)
@@ -67,7 +68,11 @@ def _flatten(detail, prefix=""):
     if isinstance(detail, dict):
         out = {}
         for key, value in detail.items():
-            name = f"{prefix}.{key}" if prefix else str(key)
+            # A nested object's own errors (e.g. "order" given as a string) belong to that field.
+            if prefix and key == api_settings.NON_FIELD_ERRORS_KEY:
+                name = prefix
+            else:
+                name = f"{prefix}.{key}" if prefix else str(key)
             out.update(_flatten(value, name))
         return out
     if isinstance(detail, list):

@@ -19,7 +19,8 @@ def text(max_length=None, **kwargs):
 class MoneyField(serializers.Field):
     """``{"amount": "123.45", "currency": "EUR"}`` <-> :class:`cases.money.Money`."""
 
-    default_error_messages = {"invalid": 'Give money as {"amount": "12.50", "currency": "EUR"}.'}
+    # Braces doubled: DRF formats this message with str.format.
+    default_error_messages = {"invalid": 'Give money as {{"amount": "12.50", "currency": "EUR"}}.'}
 
     def to_internal_value(self, data):
         if not isinstance(data, dict) or "amount" not in data or "currency" not in data:

@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from cases import policies, selectors, services
 from cases.models import ACTIONS
-from odr.errors import NotFound, ValidationFailed
+from odr.errors import Forbidden, NotFound, ValidationFailed
 from odr.pagination import CursorPagination
 
 from . import serializers as s
@@ -48,6 +48,8 @@ class CaseListCreateApi(APIView):
         tags=["cases"],
     )
     def post(self, request):
+        if not policies.can_file(request.user):
+            raise Forbidden(_("Only consumers can file complaints."))
         data = s.CaseFileInput(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
