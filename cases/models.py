@@ -15,6 +15,7 @@ from django_countries.fields import CountryField
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
 from . import policies
+from .money import Money
 
 
 class Status(models.TextChoices):
@@ -186,7 +187,7 @@ class Case(ConcurrentTransitionMixin, models.Model):
             self.outcome = {
                 "kind": "settlement",
                 "source": "merchant_accepted_claim",
-                "amount": {"amount": str(self.claim_amount), "currency": self.claim_currency},
+                "amount": Money(self.claim_amount, self.claim_currency).as_dict(),
                 "remedy": self.remedy,
             }
             return S.SETTLED
@@ -199,7 +200,7 @@ class Case(ConcurrentTransitionMixin, models.Model):
             "reasons": [],
             "accepted_by": [],
         }
-        self.open_offer_party = Party.MERCHANT if position == "offer" else ""
+        self.open_offer_party = ""  # an offer, if any, is recorded by the service (offer_make)
         return S.JURISDICTION
 
     @transition(field=status, source=S.FILED, target=S.DEFAULTED, permission=policies.permission("declare_default"))

@@ -53,8 +53,12 @@ def case_withdraw(*, actor, case_id, reason: str = "") -> Case:
 
 
 def offer_make(*, case: Case, actor, party: str, amount: Money, remedy: str, note: str = "") -> Offer:
-    """Record an offer by ``party``; it supersedes that party's earlier open offers. Needs the case locked."""
+    """Record an offer by ``party``; it supersedes that party's earlier open offers.
+
+    Needs the case locked; marks the case as awaiting the other party's answer (the caller saves it).
+    """
     Offer.objects.filter(case=case, party=party, status=OfferStatus.OPEN).update(status=OfferStatus.SUPERSEDED)
+    case.open_offer_party = party
     return Offer.objects.create(
         case=case, party=party, made_by=actor, amount=amount.amount, currency=amount.currency, remedy=remedy, note=note
     )
