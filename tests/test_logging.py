@@ -21,7 +21,9 @@ def test_passwords_tokens_and_personal_data_are_not_logged(cast, api, caplog):
         },
         format="json",
     )
-    anonymous.post("/api/v1/auth/token/", {"email": cast.consumer.email, "password": "wrong-" + PASSWORD}, format="json")
+    anonymous.post(
+        "/api/v1/auth/token/", {"email": cast.consumer.email, "password": "wrong-" + PASSWORD}, format="json"
+    )
     token = anonymous.post("/api/v1/auth/token/", {"email": cast.consumer.email, "password": PASSWORD}, format="json")
     key = token.json()["token"]
     client = api(cast.consumer)
