@@ -63,7 +63,7 @@ class IdempotencyKeyReused(DomainError):
     default_message = _("This Idempotency-Key was already used with a different request body.")
 
 
-def _flatten(detail, prefix=""):
+def flatten_errors(detail, prefix=""):
     """Turn DRF's nested error detail into ``{"order.price.currency": ["..."]}``."""
     if isinstance(detail, dict):
         out = {}
@@ -73,7 +73,7 @@ def _flatten(detail, prefix=""):
                 name = prefix
             else:
                 name = f"{prefix}.{key}" if prefix else str(key)
-            out.update(_flatten(value, name))
+            out.update(flatten_errors(value, name))
         return out
     if isinstance(detail, list):
         if all(not isinstance(item, dict | list) for item in detail):
@@ -81,7 +81,7 @@ def _flatten(detail, prefix=""):
         out = {}
         for index, value in enumerate(detail):
             if value:
-                out.update(_flatten(value, f"{prefix}.{index}" if prefix else str(index)))
+                out.update(flatten_errors(value, f"{prefix}.{index}" if prefix else str(index)))
         return out
     return {prefix or "non_field_errors": [str(detail)]}
 
@@ -125,7 +125,7 @@ def api_exception_handler(exc, context):
     if getattr(exc, "wait", None):
         headers["Retry-After"] = str(int(exc.wait))
     if isinstance(exc, exceptions.ValidationError):
-        fields = _flatten(exc.detail)
+        fields = flatten_errors(exc.detail)
         return Response(
             error_body("invalid", _("The request is invalid; see the field errors."), fields),
             status=exc.status_code,

@@ -8,8 +8,9 @@ from rest_framework.throttling import ScopedRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 from cases import policies, selectors, services
+from cases.actions import ACTION_HANDLERS, action_perform
 from cases.models import ACTIONS
-from odr.errors import Forbidden, NotFound, ValidationFailed
+from odr.errors import Forbidden, ValidationFailed
 from odr.pagination import CursorPagination
 
 from . import serializers as s
@@ -83,51 +84,6 @@ class CaseDetailApi(APIView):
         return Response(s.CaseOutput(case, context={"request": request}).data)
 
 
-def _no_args(service):
-    return lambda actor, case_id, v: service(actor=actor, case_id=case_id)
-
-
-def _with(service, **names):
-    """Call ``service`` with the validated fields renamed as ``names`` says (``arg="field"``)."""
-    return lambda actor, case_id, v: service(
-        actor=actor, case_id=case_id, **{arg: v.get(field) for arg, field in names.items()}
-    )
-
-
-#: action -> (input serializer, call)
-ACTION_HANDLERS = {
-    "submit": (s.EmptyInput, _no_args(services.case_submit)),
-    "withdraw": (s.ReasonInput, _with(services.case_withdraw, reason="reason")),
-    "respond": (
-        s.RespondInput,
-        _with(services.case_respond, position="position", statement="statement", offer="offer"),
-    ),
-    "declare_default": (s.EmptyInput, _no_args(services.case_declare_default)),
-    "accept_jurisdiction": (s.EmptyInput, _no_args(services.case_accept_jurisdiction)),
-    "contest_jurisdiction": (s.RequiredReasonInput, _with(services.case_contest_jurisdiction, reason="reason")),
-    "decide_jurisdiction": (
-        s.DecideJurisdictionInput,
-        _with(services.case_decide_jurisdiction, forum="forum", applicable_law="applicable_law", reason="reason"),
-    ),
-    "request_mediation": (s.EmptyInput, _no_args(services.case_request_mediation)),
-    "accept_settlement": (s.EmptyInput, _no_args(services.case_accept_settlement)),
-    "escalate": (s.ReasonInput, _with(services.case_escalate, reason="reason")),
-    "assign_mediator": (s.AssignInput, _with(services.case_assign_mediator, user_id="user")),
-    "assign_arbitrator": (s.AssignInput, _with(services.case_assign_arbitrator, user_id="user")),
-    "challenge_neutral": (s.RequiredReasonInput, _with(services.case_challenge_neutral, reason="reason")),
-    "issue_award": (
-        s.AwardInput,
-        _with(services.case_issue_award, decision="decision", amount="amount", remedy="remedy", reasons="reasons"),
-    ),
-    "report_compliance": (s.ComplianceReportInput, _with(services.case_report_compliance, reference="reference")),
-    "confirm_compliance": (s.EmptyInput, _no_args(services.case_confirm_compliance)),
-    "dispute_compliance": (s.RequiredReasonInput, _with(services.case_dispute_compliance, reason="reason")),
-    "reject": (s.RequiredReasonInput, _with(services.case_reject, reason="reason")),
-    "close": (s.ReasonInput, _with(services.case_close, reason="reason")),
-}
-assert set(ACTION_HANDLERS) == set(ACTIONS), "every lifecycle action needs an API handler"
-
-
 def _actions_description() -> str:
     lines = ["Perform one lifecycle action. The case's `allowed_actions` lists what you may do now.", ""]
     for name, (input_class, _call) in ACTION_HANDLERS.items():
@@ -149,16 +105,7 @@ class CaseActionApi(APIView):
         tags=["cases"],
     )
     def post(self, request, case_id, action):
-        handler = ACTION_HANDLERS.get(action)
-        if handler is None:
-            raise NotFound(_("There is no action “%(action)s”.") % {"action": action})
-        # Not visible: 404; not permitted or not now: 403 or 409 -- all before the input is examined.
-        # The service asks the same policy again under the row lock.
-        policies.enforce(request.user, selectors.case_get_for(request.user, case_id), action)
-        input_class, call = handler
-        data = input_class(data=request.data)
-        data.is_valid(raise_exception=True)
-        case = call(request.user, case_id, data.validated_data)
+        case = action_perform(actor=request.user, case_id=case_id, action=action, data=request.data)
         case = selectors.case_get_for(request.user, case.pk)
         return Response(s.CaseOutput(case, context={"request": request}).data)
 

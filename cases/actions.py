@@ -1,0 +1,80 @@
+"""The lifecycle actions as the API and the web pages receive them: each action's input and its service.
+
+One entry point, ``action_perform``, used by ``POST /api/v1/cases/{id}/actions/{action}/`` and by the
+case page's forms, so both check, validate and act in the same order: not visible (404), not permitted
+or not now (403/409) -- before the input is examined -- then the input (400), then the service, which
+asks the policy again under the row lock.
+"""
+
+from django.utils.translation import gettext as _
+
+from odr.errors import NotFound, ValidationFailed, flatten_errors
+
+from . import policies, selectors, services
+from .api import serializers as s
+from .models import ACTIONS, Case
+
+
+def _no_args(service):
+    return lambda actor, case_id, v: service(actor=actor, case_id=case_id)
+
+
+def _with(service, **names):
+    """Call ``service`` with the validated fields renamed as ``names`` says (``arg="field"``)."""
+    return lambda actor, case_id, v: service(
+        actor=actor, case_id=case_id, **{arg: v.get(field) for arg, field in names.items()}
+    )
+
+
+#: action -> (input serializer, call)
+ACTION_HANDLERS = {
+    "submit": (s.EmptyInput, _no_args(services.case_submit)),
+    "withdraw": (s.ReasonInput, _with(services.case_withdraw, reason="reason")),
+    "respond": (
+        s.RespondInput,
+        _with(services.case_respond, position="position", statement="statement", offer="offer"),
+    ),
+    "declare_default": (s.EmptyInput, _no_args(services.case_declare_default)),
+    "accept_jurisdiction": (s.EmptyInput, _no_args(services.case_accept_jurisdiction)),
+    "contest_jurisdiction": (s.RequiredReasonInput, _with(services.case_contest_jurisdiction, reason="reason")),
+    "decide_jurisdiction": (
+        s.DecideJurisdictionInput,
+        _with(services.case_decide_jurisdiction, forum="forum", applicable_law="applicable_law", reason="reason"),
+    ),
+    "request_mediation": (s.EmptyInput, _no_args(services.case_request_mediation)),
+    "accept_settlement": (s.EmptyInput, _no_args(services.case_accept_settlement)),
+    "escalate": (s.ReasonInput, _with(services.case_escalate, reason="reason")),
+    "assign_mediator": (s.AssignInput, _with(services.case_assign_mediator, user_id="user")),
+    "assign_arbitrator": (s.AssignInput, _with(services.case_assign_arbitrator, user_id="user")),
+    "challenge_neutral": (s.RequiredReasonInput, _with(services.case_challenge_neutral, reason="reason")),
+    "issue_award": (
+        s.AwardInput,
+        _with(services.case_issue_award, decision="decision", amount="amount", remedy="remedy", reasons="reasons"),
+    ),
+    "report_compliance": (s.ComplianceReportInput, _with(services.case_report_compliance, reference="reference")),
+    "confirm_compliance": (s.EmptyInput, _no_args(services.case_confirm_compliance)),
+    "dispute_compliance": (s.RequiredReasonInput, _with(services.case_dispute_compliance, reason="reason")),
+    "reject": (s.RequiredReasonInput, _with(services.case_reject, reason="reason")),
+    "close": (s.ReasonInput, _with(services.case_close, reason="reason")),
+}
+assert set(ACTION_HANDLERS) == set(ACTIONS), "every lifecycle action needs a handler"
+
+
+def action_input(action: str):
+    """The input serializer class of ``action``."""
+    return ACTION_HANDLERS[action][0]
+
+
+def action_perform(*, actor, case_id, action: str, data) -> Case:
+    """Check, validate and perform ``action`` on the case; raise a DomainError (404, 403, 409, 400)."""
+    handler = ACTION_HANDLERS.get(action)
+    if handler is None:
+        raise NotFound(_("There is no action “%(action)s”.") % {"action": action})
+    policies.enforce(actor, selectors.case_get_for(actor, case_id), action)
+    input_class, call = handler
+    serializer = input_class(data=data)
+    if not serializer.is_valid():
+        raise ValidationFailed(
+            _("The request is invalid; see the field errors."), fields=flatten_errors(serializer.errors)
+        )
+    return call(actor, case_id, serializer.validated_data)
