@@ -1,0 +1,533 @@
+"""The case lifecycle as a Hypothesis state machine, driven through the HTTP API.
+
+Random users (the cast of a case, a colleague of the merchant, a second operator, spare neutrals and
+outsiders of every role) take random lifecycle actions, with valid and sometimes invalid bodies, on one
+to three cases. After every step we check what a user of the API would check:
+
+- nothing forbidden succeeds: a 2xx answer only for an action ``allowed_actions`` listed just before, and
+  every listed action with a valid body does succeed;
+- a refusal (4xx) changes nothing: neither the status, nor the other lifecycle fields, nor the event log;
+- a success appends exactly one event, of the action's type, by the acting user, whose payload ``from``
+  and ``to`` are the status before and after, and the new status is one the lifecycle allows;
+- a user who may not see the case always gets 404, whatever they try;
+- ``allowed_actions`` (from ``cases.policies`` and in the API) agrees with the lifecycle written out
+  independently below (``MOVES``, ``WHO``, ``spec_allows``);
+- invariant: each case's hash chain verifies and its status is the ``to`` of its last transition event.
+
+Most steps are "guided" (a user picks one of the actions open to them, forward moves weighted above
+terminal and sideways ones), and a second case often starts in a state the factories reach, so examples
+regularly get to mediation, arbitration, the award and compliance; the test asserts at the end that they
+did. Each example runs in a savepoint rolled back at its teardown, with fresh users.
+"""
+
+from collections import Counter
+
+import pytest
+from django.core.cache import cache
+from django.db import transaction
+from hypothesis import HealthCheck, note, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+
+from accounts.models import Role
+from cases import policies
+from cases.events import chain_verify
+from cases.models import ACTIONS, Case, CaseEvent
+from tests.conftest import client_for
+from tests.factories import ALL_STATES, Cast, case_in, filing_body, merchant_colleague, user
+
+# --- the lifecycle, written out independently of cases.models and cases.policies ---------------------
+OPEN = ("filed", "jurisdiction", "negotiation", "mediation", "arbitration", "defaulted")
+TERMINAL = ("closed", "withdrawn", "rejected")
+
+#: action -> {status before: statuses it may lead to}
+MOVES = {
+    "submit": {"draft": {"filed"}},
+    "withdraw": {s: {"withdrawn"} for s in ("draft", *OPEN)},
+    "respond": {"filed": {"jurisdiction", "settled"}},
+    "declare_default": {"filed": {"defaulted"}},
+    "accept_jurisdiction": {"jurisdiction": {"jurisdiction", "negotiation"}},
+    "contest_jurisdiction": {"jurisdiction": {"jurisdiction"}},
+    "decide_jurisdiction": {"jurisdiction": {"negotiation"}},
+    "request_mediation": {"negotiation": {"mediation"}},
+    "accept_settlement": {s: {"settled"} for s in ("negotiation", "mediation", "arbitration")},
+    "escalate": {s: {"arbitration"} for s in ("negotiation", "mediation", "defaulted")},
+    "assign_mediator": {"mediation": {"mediation"}},
+    "assign_arbitrator": {"arbitration": {"arbitration"}},
+    "challenge_neutral": {"mediation": {"mediation"}, "arbitration": {"arbitration"}},
+    "issue_award": {"arbitration": {"awarded", "closed"}},
+    "report_compliance": {s: {"compliance"} for s in ("settled", "awarded")},
+    "confirm_compliance": {"compliance": {"closed"}},
+    "dispute_compliance": {"compliance": {"settled", "awarded"}},
+    "reject": {s: {"rejected"} for s in ("filed", "jurisdiction")},
+    "close": {s: {"closed"} for s in ("settled", "awarded", "compliance", "defaulted")},
+}
+assert set(MOVES) == set(ACTIONS)
+
+PARTIES = frozenset({"consumer", "merchant"})
+#: action -> the relations to the case of the users who may take it
+WHO = {
+    "submit": {"consumer"},
+    "withdraw": {"consumer"},
+    "respond": {"merchant"},
+    "declare_default": {"operator"},
+    "accept_jurisdiction": PARTIES,
+    "contest_jurisdiction": PARTIES,
+    "decide_jurisdiction": {"operator", "mediator", "arbitrator"},
+    "request_mediation": PARTIES,
+    "accept_settlement": PARTIES,
+    "escalate": PARTIES | {"operator", "mediator"},
+    "assign_mediator": {"operator"},
+    "assign_arbitrator": {"operator"},
+    "challenge_neutral": PARTIES,
+    "issue_award": {"arbitrator"},
+    "report_compliance": {"merchant"},
+    "confirm_compliance": {"consumer"},
+    "dispute_compliance": {"consumer"},
+    "reject": {"operator"},
+    "close": {"operator"},
+}
+
+
+def relation(user, case) -> str | None:
+    """How ``user`` stands to ``case``: a party, its current neutral, an operator, or None (outsider)."""
+    if user.pk == case.consumer_id:
+        return "consumer"
+    if user.role == Role.MERCHANT and user.organisation_id == case.merchant_id:
+        return "merchant"
+    if user.role == Role.OPERATOR:
+        return "operator"
+    if user.pk == case.mediator_id:
+        return "mediator"
+    if user.pk == case.arbitrator_id:
+        return "arbitrator"
+    return None
+
+
+def visible(user, case) -> bool:
+    rel = relation(user, case)
+    return rel == "consumer" or (rel is not None and case.status != "draft")
+
+
+def may(rel, action, case) -> bool:
+    """Whether this relation may ever take ``action`` on the case (no: 403)."""
+    if action == "escalate" and case.status == "defaulted":
+        return rel in {"consumer", "operator"}  # the silent merchant does not steer its own default
+    return rel in WHO[action]
+
+
+def spec_allows(user, case, action) -> bool:
+    rel = relation(user, case)
+    if not visible(user, case) or not may(rel, action, case) or case.status not in MOVES[action]:
+        return False
+    jurisdiction = case.jurisdiction or {}
+    if action in ("accept_jurisdiction", "contest_jurisdiction") and jurisdiction.get("status") != "proposed":
+        return False
+    if action == "accept_jurisdiction":
+        return rel not in jurisdiction.get("accepted_by", [])
+    if action == "accept_settlement":
+        return case.open_offer_party == ("merchant" if rel == "consumer" else "consumer")
+    if action == "challenge_neutral":
+        return (case.mediator_id if case.status == "mediation" else case.arbitrator_id) is not None
+    return True
+
+
+def expected_targets(action, case, body, rel) -> set[str]:
+    """Where a successful ``action`` with ``body`` must take ``case`` (as it was before)."""
+    if action == "respond":
+        return {"settled"} if body["position"] == "accept" else {"jurisdiction"}
+    if action == "accept_jurisdiction":
+        accepted = {*(case.jurisdiction or {}).get("accepted_by", []), rel}
+        return {"negotiation"} if accepted >= PARTIES else {"jurisdiction"}
+    if action == "issue_award":
+        return {"closed"} if body["decision"] == "dismissed" else {"awarded"}
+    if action == "dispute_compliance":
+        return {"awarded"} if (case.outcome or {}).get("kind") == "award" else {"settled"}
+    return MOVES[action].get(case.status, set())
+
+
+def snapshot(case) -> tuple:
+    """Everything an action may change on the case row (updated_at aside)."""
+    return (
+        case.status,
+        case.jurisdiction,
+        case.outcome,
+        case.open_offer_party,
+        case.response_position,
+        case.mediator_id,
+        case.arbitrator_id,
+        case.filed_at,
+        case.closed_at,
+    )
+
+
+# --- bodies --------------------------------------------------------------------------------------------
+EUR = {"amount": "40.00", "currency": "EUR"}
+EMPTY_INPUT = {
+    "submit",
+    "declare_default",
+    "accept_jurisdiction",
+    "request_mediation",
+    "accept_settlement",
+    "confirm_compliance",
+}
+OPTIONAL_REASON = {"withdraw", "escalate", "close"}
+REQUIRED_REASON = {"contest_jurisdiction", "challenge_neutral", "dispute_compliance", "reject"}
+
+#: In guided steps, forward moves are picked far more often than the ones that end a case early or
+#: go sideways, so that examples regularly get deep into the lifecycle.
+WEIGHTS = dict.fromkeys(ACTIONS, 6) | {
+    "withdraw": 1,
+    "reject": 1,
+    "close": 1,
+    "declare_default": 1,
+    "contest_jurisdiction": 1,
+    "challenge_neutral": 1,
+    "dispute_compliance": 1,
+    "assign_mediator": 3,
+    "assign_arbitrator": 3,
+    "escalate": 4,
+}
+#: What one step of the machine does, and how often.
+MODES = ["guided"] * 14 + ["anyone"] * 3 + ["outsider"] + ["file"]
+
+
+def valid_body(data, action, mediators, arbitrators) -> dict:
+    text = st.sampled_from(["Because.", "Der Artikel kam nie an.", "商品没有送达。"])
+    if action in EMPTY_INPUT:
+        return data.draw(st.sampled_from([{}, {"note": "ignored"}]), label="body")
+    if action in OPTIONAL_REASON:
+        return data.draw(st.one_of(st.just({}), st.fixed_dictionaries({"reason": text})), label="body")
+    if action in REQUIRED_REASON:
+        return data.draw(st.fixed_dictionaries({"reason": text}), label="body")
+    if action == "respond":
+        position = data.draw(st.sampled_from(["offer", "offer", "offer", "contest", "contest", "accept"]))
+        body = {"position": position, "statement": data.draw(text)}
+        if position == "offer":
+            body["offer"] = data.draw(st.sampled_from([EUR, {"amount": "12.5", "currency": "eur"}]))
+        return body
+    if action == "decide_jurisdiction":
+        return data.draw(
+            st.fixed_dictionaries(
+                {
+                    "forum": st.sampled_from(["odr", "ES", "cn"]),
+                    "applicable_law": st.sampled_from(["ES", "cn", "DE"]),
+                    "reason": text,
+                }
+            ),
+            label="body",
+        )
+    if action == "assign_mediator":
+        return {"user": data.draw(st.sampled_from(mediators), label="mediator")}
+    if action == "assign_arbitrator":
+        return {"user": data.draw(st.sampled_from(arbitrators), label="arbitrator")}
+    if action == "issue_award":
+        decision = data.draw(st.sampled_from(["granted", "granted", "partly_granted", "dismissed"]), label="decision")
+        body = {"decision": decision, "remedy": "refund", "reasons": "The merchant did not prove delivery."}
+        if decision != "dismissed":
+            body["amount"] = {"amount": "89.90", "currency": "EUR"}
+        return body
+    if action == "report_compliance":
+        return {"reference": data.draw(st.sampled_from(["REFUND-1", "SEPA 2026-11-02"]), label="reference")}
+    raise AssertionError(f"no body for {action}")
+
+
+def invalid_body(data, action, wrong_users) -> object:
+    """A body the action's input refuses (400 when the action is otherwise allowed)."""
+    options: list[object] = [[1, 2]]  # not an object at all
+    if action in OPTIONAL_REASON:
+        options += [{"reason": {"nested": True}}, {"reason": "x" * 10_001}]
+    if action in REQUIRED_REASON:
+        options += [{}, {"reason": ""}, {"reason": ["a list"]}]
+    if action == "respond":
+        options += [
+            {"position": "maybe", "statement": "x"},
+            {"position": "offer", "statement": "x"},
+            {"position": "contest"},
+            {"position": "accept", "statement": "x", "offer": EUR},
+            {"position": "offer", "statement": "x", "offer": {"amount": "-1", "currency": "EUR"}},
+            {"position": "offer", "statement": "x", "offer": {"amount": "1.001", "currency": "EUR"}},
+            {"position": "offer", "statement": "x", "offer": {"amount": "10", "currency": "ZZZ"}},
+            {"position": "offer", "statement": "x", "offer": {"amount": 12.5, "currency": "EUR"}},
+        ]
+    if action == "decide_jurisdiction":
+        options += [
+            {"forum": "XX", "applicable_law": "ES", "reason": "x"},
+            {"forum": "odr", "applicable_law": "odr", "reason": "x"},
+            {"forum": "odr", "applicable_law": "ES"},
+        ]
+    if action in ("assign_mediator", "assign_arbitrator"):
+        options += [{}, {"user": 0}, {"user": "someone"}, {"user": 2_000_000_000}]
+        options += [{"user": pk} for pk in wrong_users[action]]
+    if action == "issue_award":
+        options += [
+            {"decision": "granted", "remedy": "refund", "reasons": "x"},
+            {"decision": "maybe", "remedy": "refund", "reasons": "x"},
+            {"decision": "dismissed", "remedy": "bogus", "reasons": "x"},
+            {"decision": "dismissed", "remedy": "refund"},
+        ]
+    if action == "report_compliance":
+        options += [{}, {"reference": "x" * 201}]
+    return data.draw(st.sampled_from(options), label="invalid body")
+
+
+# --- the machine -----------------------------------------------------------------------------------------
+INSIDERS = (
+    "consumer",
+    "merchant",
+    "colleague",
+    "mediator",
+    "spare_mediator",
+    "arbitrator",
+    "spare_arbitrator",
+    "operator",
+    "operator2",
+)
+OUTSIDERS = ("outsider_consumer", "outsider_merchant", "outsider_mediator", "outsider_arbitrator")
+EVERYONE = INSIDERS + OUTSIDERS
+MAX_CASES = 3
+#: Where a second case may start (None: no second case), deep states first.
+START_STATES = ("mediation", "arbitration", "negotiation", "awarded", "compliance", "settled", "jurisdiction", None)
+START_STATES += tuple(state for state in ALL_STATES if state not in START_STATES)
+#: States ``case_in`` can reach with the merchant's offer open.
+OFFER_STATES = ("jurisdiction", "negotiation", "settled", "mediation", "arbitration", "awarded")
+
+
+class LifecycleMachine(RuleBasedStateMachine):
+    #: Across all examples of one run: statuses reached and actions that succeeded (read by the test).
+    reached: Counter = Counter()
+    succeeded: Counter = Counter()
+
+    def __init__(self):
+        super().__init__()
+        # Each example works in a savepoint rolled back at teardown, with fresh users and clean throttles.
+        self._savepoint = transaction.savepoint()
+        cache.clear()
+        cast = Cast.make()
+        self.cast = cast
+        self.users = {
+            "consumer": cast.consumer,
+            "merchant": cast.merchant,
+            "colleague": merchant_colleague(cast.merchant),
+            "mediator": cast.mediator,
+            "spare_mediator": user(Role.MEDIATOR, country="FR", time_zone="Europe/Paris"),
+            "arbitrator": cast.arbitrator,
+            "spare_arbitrator": user(Role.ARBITRATOR, country="IT", time_zone="Europe/Rome"),
+            "operator": cast.operator,
+            "operator2": user(Role.OPERATOR),
+            "outsider_consumer": user(Role.CONSUMER),
+            "outsider_merchant": user(Role.MERCHANT),
+            "outsider_mediator": user(Role.MEDIATOR),
+            "outsider_arbitrator": user(Role.ARBITRATOR),
+        }
+        self.clients = {name: client_for(u) for name, u in self.users.items()}
+        pk = {name: u.pk for name, u in self.users.items()}
+        self.mediator_pool = [pk["mediator"], pk["spare_mediator"]]
+        self.arbitrator_pool = [pk["arbitrator"], pk["spare_arbitrator"]]
+        self.wrong_assignees = {
+            "assign_mediator": [pk["consumer"], pk["arbitrator"], pk["operator"]],
+            "assign_arbitrator": [pk["merchant"], pk["mediator"], pk["operator2"]],
+        }
+        self.case_ids: list = []
+
+    def teardown(self):
+        transaction.savepoint_rollback(self._savepoint)
+
+    # --- filing ------------------------------------------------------------------------------------
+    def _file(self, submit: bool):
+        body = filing_body(self.cast.merchant.organisation_id, submit=submit)
+        response = self.clients["consumer"].post("/api/v1/cases/", body, format="json")
+        assert response.status_code == 201, response.content
+        data = response.json()
+        assert data["status"] == ("filed" if submit else "draft")
+        types = list(CaseEvent.objects.filter(case_id=data["id"]).order_by("seq").values_list("type", flat=True))
+        assert types == (["created", "submit"] if submit else ["created"])
+        self.case_ids.append(data["id"])
+        self.reached[data["status"]] += 1
+        note(f"case {len(self.case_ids) - 1}: filed as {data['status']}")
+
+    @initialize()
+    def file_first_case(self):
+        self._file(submit=True)
+
+    @initialize(
+        state=st.sampled_from(START_STATES),
+        merchant_offer=st.booleans(),
+    )
+    def maybe_start_a_case_further_on(self, state, merchant_offer):
+        """Sometimes a second case starts in a state the factories reach, so deep paths get steps too."""
+        if state is None:
+            return
+        merchant_offer = merchant_offer and state in OFFER_STATES
+        case = case_in(state, self.cast, merchant_offer=merchant_offer)
+        self.case_ids.append(str(case.pk))
+        note(f"case {len(self.case_ids) - 1}: made {state} by the factories (merchant offer: {merchant_offer})")
+
+    # --- actions -----------------------------------------------------------------------------------
+    def _pick_case(self, data, *, prefer_open: bool):
+        cases = [Case.objects.get(pk=pk) for pk in self.case_ids]
+        indices = list(range(len(cases)))
+        if prefer_open:
+            indices = [i for i, c in enumerate(cases) if c.status not in TERMINAL] or indices
+        return self.case_ids[data.draw(st.sampled_from(indices), label="case")]
+
+    def _body(self, data, action, *, valid: bool):
+        if valid:
+            return valid_body(data, action, self.mediator_pool, self.arbitrator_pool), True
+        return invalid_body(data, action, self.wrong_assignees), False
+
+    @rule(data=st.data())
+    def step(self, data):
+        """Mostly a guided move; sometimes anybody tries anything, an outsider looks, or a case is filed."""
+        mode = data.draw(st.sampled_from(MODES), label="mode")
+        if mode == "file" and len(self.case_ids) < MAX_CASES:
+            self._file(submit=data.draw(st.sampled_from([True, True, False]), label="submit"))
+        elif mode == "anyone":
+            self.anyone_tries_anything(data)
+        elif mode == "outsider":
+            self.outsider_looks(data)
+        else:
+            self.guided_action(data)
+
+    def guided_action(self, data):
+        """A user takes one of the actions open to them now (forward moves preferred)."""
+        case_id = self._pick_case(data, prefer_open=True)
+        case = Case.objects.get(pk=case_id)
+        open_to = {name: policies.allowed_actions(self.users[name], case) for name in INSIDERS}
+        actions = [action for action in ACTIONS if any(action in allowed for allowed in open_to.values())]
+        if actions:
+            # Heaviest first: Hypothesis favours the first elements of sampled_from.
+            actions.sort(key=lambda a: -WEIGHTS[a])
+            action = data.draw(st.sampled_from([a for a in actions for _ in range(WEIGHTS[a])]), label="action")
+            name = data.draw(st.sampled_from([n for n in INSIDERS if action in open_to[n]]), label="who")
+        else:  # a finished case: somebody tries anyway
+            action = data.draw(st.sampled_from(ACTIONS), label="action")
+            name = data.draw(st.sampled_from(INSIDERS), label="who")
+        valid = data.draw(st.sampled_from([True] * 9 + [False]), label="valid")
+        body, valid = self._body(data, action, valid=valid)
+        self._act(case_id, name, action, body, valid)
+
+    def anyone_tries_anything(self, data):
+        """Anybody, outsiders included, tries any action with a valid or invalid body."""
+        case_id = self._pick_case(data, prefer_open=False)
+        name = data.draw(st.sampled_from(EVERYONE), label="who")
+        action = data.draw(st.sampled_from(ACTIONS), label="action")
+        body, valid = self._body(data, action, valid=data.draw(st.booleans(), label="valid"))
+        self._act(case_id, name, action, body, valid)
+
+    def outsider_looks(self, data):
+        """An outsider reads the case, its events and their own list: 404, and the case is not listed."""
+        case_id = self._pick_case(data, prefer_open=False)
+        name = data.draw(st.sampled_from(OUTSIDERS), label="outsider")
+        client = self.clients[name]
+        for url in (f"/api/v1/cases/{case_id}/", f"/api/v1/cases/{case_id}/events/"):
+            response = client.get(url)
+            assert response.status_code == 404, (name, url, response.status_code)
+            assert response.json()["error"]["code"] == "not_found"
+        listed = client.get("/api/v1/cases/", {"page_size": 200})
+        assert listed.status_code == 200
+        assert not {row["id"] for row in listed.json()["results"]} & set(self.case_ids)
+
+    def _act(self, case_id, name, action, body, valid):
+        u = self.users[name]
+        before = Case.objects.get(pk=case_id)
+        rel = relation(u, before)
+        sees = visible(u, before)
+        allowed = policies.allowed_actions(u, before)
+        events_before = list(CaseEvent.objects.filter(case_id=case_id).order_by("seq").values_list("seq", "hash"))
+        if sees:
+            shown = self.clients[name].get(f"/api/v1/cases/{case_id}/")
+            assert shown.status_code == 200
+            assert shown.json()["allowed_actions"] == allowed
+
+        response = self.clients[name].post(f"/api/v1/cases/{case_id}/actions/{action}/", body, format="json")
+        code = response.status_code
+        note(f"{name} ({rel}) {action} {body!r} on {before.status}: {code}")
+
+        after = Case.objects.get(pk=case_id)
+        events = list(CaseEvent.objects.filter(case_id=case_id).order_by("seq"))
+        assert code < 500, response.content
+        error = response.json().get("error") if code >= 400 else None
+
+        if not sees:
+            assert code == 404, f"{name} cannot see the case but got {code}"
+            assert error["code"] == "not_found"
+        elif action in allowed and valid:
+            assert 200 <= code < 300, f"{action} was allowed for {name} with a valid body, got {code}: {error}"
+        elif action in allowed:
+            assert code == 400, f"invalid body for allowed {action}: expected 400, got {code}"
+            assert error["code"] == "invalid" and error["fields"], error
+        else:
+            assert code in (403, 409), f"{action} not allowed for {name}, got {code}"
+            assert error["code"] == {403: "forbidden", 409: "invalid_state"}[code]
+            # 403: this user may never take the action on this case; 409: not in this state.
+            assert (code == 403) == (not may(rel, action, before)), (rel, action, before.status, code)
+
+        if 200 <= code < 300:
+            assert action in allowed, f"forbidden {action} by {name} succeeded"
+            assert valid, f"{action} succeeded with an invalid body {body!r}"
+            assert len(events) == len(events_before) + 1, "a success appends exactly one event"
+            assert [(e.seq, e.hash) for e in events[:-1]] == events_before, "earlier events untouched"
+            event = events[-1]
+            assert event.type == action
+            assert (event.actor_id, event.actor_role) == (u.pk, u.role)
+            assert event.payload["from"] == before.status
+            assert event.payload["to"] == after.status
+            assert after.status in expected_targets(action, before, body, rel), (action, before.status, after.status)
+            data = response.json()
+            assert data["status"] == after.status
+            assert data["allowed_actions"] == policies.allowed_actions(u, after)
+            self.succeeded[action] += 1
+            self.reached[after.status] += 1
+        else:
+            assert snapshot(after) == snapshot(before), "a refused action changed the case"
+            assert [(e.seq, e.hash) for e in events] == events_before, "a refused action changed the log"
+
+    # --- invariants --------------------------------------------------------------------------------
+    @invariant()
+    def chains_verify(self):
+        for case_id in self.case_ids:
+            case = Case.objects.get(pk=case_id)
+            report = chain_verify(case)
+            assert report.ok, report
+            moves = [e.payload for e in case.events.order_by("seq") if "to" in (e.payload or {})]
+            assert (moves[-1]["to"] if moves else "draft") == case.status, "the log explains the status"
+
+    @invariant()
+    def allowed_actions_follow_the_lifecycle(self):
+        for case_id in self.case_ids:
+            case = Case.objects.get(pk=case_id)
+            for name, u in self.users.items():
+                expected = [action for action in ACTIONS if spec_allows(u, case, action)]
+                assert policies.allowed_actions(u, case) == expected, (name, relation(u, case), case.status)
+
+
+DEEP_STATES = {"negotiation", "mediation", "arbitration", "settled", "awarded", "compliance", "closed"}
+FORWARD_ACTIONS = {
+    "respond",
+    "accept_jurisdiction",
+    "request_mediation",
+    "escalate",
+    "assign_arbitrator",
+    "issue_award",
+    "report_compliance",
+    "confirm_compliance",
+}
+
+
+@pytest.mark.slow
+def test_lifecycle_state_machine_through_the_api(db):
+    LifecycleMachine.reached.clear()
+    LifecycleMachine.succeeded.clear()
+    run_state_machine_as_test(
+        LifecycleMachine,
+        settings=settings(
+            max_examples=40,
+            stateful_step_count=25,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+        ),
+    )
+    # The machine is only as good as the paths it walks: it must regularly get deep into the lifecycle.
+    assert set(LifecycleMachine.reached) >= DEEP_STATES, LifecycleMachine.reached
+    assert set(LifecycleMachine.succeeded) >= FORWARD_ACTIONS, LifecycleMachine.succeeded
