@@ -1,5 +1,6 @@
 """Writes on accounts: registration, accounts made by operators, tokens. Each is one transaction."""
 
+from django.conf import settings
 from django.contrib.auth import authenticate, password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
@@ -110,10 +111,33 @@ class InvalidCredentials(DomainError):
     code = "invalid_credentials"
 
 
-def token_issue(*, email, password) -> str:
-    """The API token of the user with these credentials, created on first use."""
-    user = authenticate(username=(email or "").lower(), password=password)
+def token_issue(*, email, password, request=None) -> str:
+    """The API token of the user with these credentials, created on first use.
+
+    ``request`` lets django-axes count the attempt against the account and the client address.
+    """
+    user = authenticate(request, username=(email or "").lower(), password=password)
     if user is None or not user.is_active:
         raise InvalidCredentials(_("Unable to log in with these credentials."))
     token, _created = Token.objects.get_or_create(user=user)
     return token.key
+
+
+@transaction.atomic
+def user_update_profile(*, user, display_name, country, time_zone, language) -> User:
+    """Change the user's own profile: name, country, time zone and language."""
+    user.display_name, user.country, user.time_zone, user.language = display_name, country, time_zone, language
+    try:
+        user.full_clean(exclude=["password", "email"])
+    except DjangoValidationError as exc:
+        raise ValidationFailed(fields=exc.message_dict) from exc
+    user.save(update_fields=["display_name", "country", "time_zone", "language"])
+    return user
+
+
+@transaction.atomic
+def user_set_language(*, user, language) -> None:
+    """Remember the language the user chose with the switch."""
+    if language not in [code for code, _name in settings.LANGUAGES]:
+        raise ValidationFailed(fields={"language": [_("Unsupported language.")]})
+    User.objects.filter(pk=user.pk).update(language=language)

@@ -81,7 +81,7 @@ def event_append(*, case: Case, type: str, actor=None, payload: dict | None = No
     actor_id = actor.pk if actor is not None else None
     actor_role = actor.role if actor is not None else SYSTEM
     payload_hash = sha256(canonical(payload))
-    return CaseEvent.objects.create(
+    event = CaseEvent.objects.create(
         case=case,
         seq=seq,
         type=type,
@@ -102,6 +102,10 @@ def event_append(*, case: Case, type: str, actor=None, payload: dict | None = No
             payload_hash=payload_hash,
         ),
     )
+    # Move the case's head with the chain (in memory too, so a later save of ``case`` keeps it).
+    case.event_count, case.event_head = seq, event.hash
+    Case.objects.filter(pk=case.pk).update(event_count=seq, event_head=event.hash)
+    return event
 
 
 @dataclass(frozen=True)
@@ -139,4 +143,13 @@ def chain_verify(case: Case) -> ChainReport:
             return ChainReport(False, count, event.seq, "hash does not match the event's content")
         prev_hash = event.hash
         expected_seq += 1
+    head = Case.objects.filter(pk=case.pk).values("event_count", "event_head").first()
+    if head and (head["event_count"] != count or head["event_head"] != (prev_hash if count else "")):
+        missing = head["event_count"] if head["event_count"] > count else None
+        return ChainReport(
+            False,
+            count,
+            missing,
+            f"the case records {head['event_count']} events ending in {head['event_head'][:12]}…; the log has {count}",
+        )
     return ChainReport(True, count)

@@ -117,6 +117,11 @@ class Case(ConcurrentTransitionMixin, models.Model):
     #: What was agreed or decided: ``{"kind": "settlement"|"award", ...}``.
     outcome = models.JSONField(_("outcome"), null=True, blank=True)
 
+    #: The chain's head: how many events and the last one's hash, so that deleting the newest events
+    #: is detected too (``cases.events.chain_verify``). Written only by ``event_append``.
+    event_count = models.PositiveIntegerField(default=0, editable=False)
+    event_head = models.CharField(max_length=64, blank=True, editable=False)
+
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     filed_at = models.DateTimeField(null=True, blank=True)

@@ -28,14 +28,35 @@ def case_visible_q(user) -> Q | None:
     return own
 
 
-def case_list_for(user, *, status: str | None = None) -> QuerySet[Case]:
+def case_list_for(
+    user,
+    *,
+    status: str | None = None,
+    category: str | None = None,
+    country: str | None = None,
+    created_from=None,
+    created_to=None,
+) -> QuerySet[Case]:
+    """The cases ``user`` may see, newest first, narrowed by the optional filters.
+
+    ``status`` may list several, comma-separated; ``country`` matches either party's country;
+    ``created_from``/``created_to`` are aware datetimes (from inclusive, to exclusive).
+    """
     q = case_visible_q(user)
     if q is None:
         return Case.objects.none()
     qs = Case.objects.filter(q)
     if status:
         qs = qs.filter(status__in=[s for s in status.split(",") if s])
-    return qs.select_related("consumer", "merchant", "mediator", "arbitrator")
+    if category:
+        qs = qs.filter(category=category)
+    if country:
+        qs = qs.filter(Q(consumer_country=country) | Q(merchant_country=country))
+    if created_from:
+        qs = qs.filter(created_at__gte=created_from)
+    if created_to:
+        qs = qs.filter(created_at__lt=created_to)
+    return qs.select_related("consumer", "merchant", "mediator", "arbitrator").order_by("-created_at", "-id")
 
 
 def case_get_for(user, case_id) -> Case:

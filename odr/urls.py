@@ -4,8 +4,9 @@ from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import include, path
 from django.views import defaults
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from accounts import views as accounts_views
 from odr.errors import error_body
 
 
@@ -28,10 +29,13 @@ handler500 = _api_or_html(500, "server_error", "Server error.", defaults.server_
 
 
 urlpatterns = [
+    path("", accounts_views.home, name="home"),
+    path("accounts/", include("accounts.urls")),
+    path("cases/", include("cases.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("accounts.api.urls")),
     path("api/v1/", include("cases.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("healthz", health, name="health"),
 ]

@@ -44,7 +44,7 @@ class TokenApi(APIView):
     def post(self, request):
         data = TokenInput(data=request.data)
         data.is_valid(raise_exception=True)
-        key = services.token_issue(**data.validated_data)
+        key = services.token_issue(request=request._request, **data.validated_data)
         return Response({"token": key})
 
 

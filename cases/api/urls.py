@@ -3,8 +3,8 @@ from django.urls import path
 from . import views
 
 urlpatterns = [
-    path("cases/", views.CaseListCreateApi.as_view(), name="case-list"),
-    path("cases/<uuid:case_id>/", views.CaseDetailApi.as_view(), name="case-detail"),
-    path("cases/<uuid:case_id>/actions/<slug:action>/", views.CaseActionApi.as_view(), name="case-action"),
-    path("cases/<uuid:case_id>/events/", views.CaseEventListApi.as_view(), name="case-events"),
+    path("cases/", views.CaseListCreateApi.as_view(), name="api-case-list"),
+    path("cases/<uuid:case_id>/", views.CaseDetailApi.as_view(), name="api-case-detail"),
+    path("cases/<uuid:case_id>/actions/<slug:action>/", views.CaseActionApi.as_view(), name="api-case-action"),
+    path("cases/<uuid:case_id>/events/", views.CaseEventListApi.as_view(), name="api-case-events"),
 ]

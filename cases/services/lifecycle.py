@@ -173,8 +173,6 @@ def case_assign_arbitrator(*, actor, case_id, user_id: int) -> Case:
     neutral = _neutral(user_id, Role.ARBITRATOR)
 
     def run(case):
-        if neutral.pk == case.mediator_id:
-            raise ValidationFailed(fields={"user": [_("The case's mediator cannot be its arbitrator.")]})
         previous = case.arbitrator_id
         case.assign_arbitrator(neutral=neutral)
         return {"arbitrator": neutral.pk, "previous": previous}

@@ -1,0 +1,56 @@
+"""Template helpers: times in the viewer's zone with the offset, labels of events and actions."""
+
+import datetime as dt
+
+from django import template
+from django.utils import timezone
+from django.utils.html import format_html
+
+from cases.labels import ACTION_LABELS, EVENT_LABELS
+from cases.money import format_amount
+
+register = template.Library()
+
+
+@register.filter
+def local_time(value):
+    """``<time>`` in the active (viewer's) time zone: "2026-11-27 18:34 (UTC+01:00)"."""
+    if not isinstance(value, dt.datetime):
+        return ""
+    local = timezone.localtime(value)
+    offset = local.strftime("%z")
+    offset = f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
+    return format_html(
+        '<time datetime="{}">{} ({})</time>', value.isoformat(), local.strftime("%Y-%m-%d %H:%M"), offset
+    )
+
+
+@register.filter
+def event_label(event_type):
+    return EVENT_LABELS.get(event_type, event_type)
+
+
+@register.filter
+def action_label(action):
+    return ACTION_LABELS.get(action, action)
+
+
+@register.simple_tag
+def money(amount, currency):
+    if amount in (None, ""):
+        return ""
+    return f"{format_amount(amount, currency)} {currency}"
+
+
+@register.filter
+def dict_get(mapping, key):
+    """``mapping[key]`` or "" (QueryDicts give the last value)."""
+    if not mapping:
+        return ""
+    value = mapping.get(key, "")
+    return "" if value is None else value
+
+
+@register.filter
+def startswith(value, prefix):
+    return str(value).startswith(f"{prefix}.")

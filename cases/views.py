@@ -1,0 +1,203 @@
+"""Web pages for cases: the lists of each role, the filing form, the case page and its actions.
+
+Thin: the same selectors, policies and services as the API; the lifecycle actions go through
+``cases.actions.action_perform`` exactly as the API's do.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+from django_countries import countries
+
+from accounts.models import Role, User
+from odr.errors import DomainError, NotFound, ValidationFailed
+
+from . import policies, selectors, services
+from .actions import action_input, action_perform
+from .api.serializers import MoneyField
+from .forms import CaseFileForm, CaseFilterForm, currency_choices
+from .labels import ACTION_LABELS, CHOICE_LABELS, FIELD_LABELS, PARTY_LABELS
+from .models import Remedy
+
+LIST_TITLES = {
+    Role.CONSUMER: _("My cases"),
+    Role.MERCHANT: _("Inbox"),
+    Role.MEDIATOR: _("My assigned cases"),
+    Role.ARBITRATOR: _("My assigned cases"),
+    Role.OPERATOR: _("All cases"),
+}
+
+
+@login_required
+def case_list(request):
+    filters = CaseFilterForm(request.GET or None)
+    cases = selectors.case_list_for(request.user, **filters.selector_filters())
+    page = Paginator(cases, 25).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "cases/list.html",
+        {
+            "title": LIST_TITLES.get(request.user.role, _("Cases")),
+            "page": page,
+            "filters": filters,
+            "show_filters": request.user.role == Role.OPERATOR,
+            "query": query.urlencode(),
+        },
+    )
+
+
+@login_required
+def case_file(request):
+    if not policies.can_file(request.user):
+        messages.error(request, _("Only consumers can file complaints."))
+        return redirect("case-list")
+    search = request.POST.get("merchant_search", request.GET.get("merchant_search", "")).strip()
+    wants_search = request.method == "POST" and "search" in request.POST
+    form = CaseFileForm(
+        request.POST if request.method == "POST" and not wants_search else None,
+        initial={"language": request.user.language, **({"merchant_search": search} if search else {})},
+        merchant_search=search,
+    )
+    if wants_search:
+        form = CaseFileForm(
+            initial={**request.POST.dict(), "language": request.POST.get("language")}, merchant_search=search
+        )
+    elif request.method == "POST" and form.is_valid():
+        v = form.validated
+        try:
+            case, _created = services.case_file(
+                consumer=request.user,
+                merchant_id=v["merchant"],
+                order=v["order"],
+                category=v["category"],
+                description=v["description"],
+                remedy=v["remedy"],
+                claim=v["claim"],
+                language=v.get("language") or request.user.language,
+                submit="save_draft" not in request.POST,
+                request_body=None,
+            )
+        except DomainError as exc:
+            from odr.forms import apply_domain_error
+
+            apply_domain_error(form, exc)
+        else:
+            if case.status == "draft":
+                messages.success(
+                    request, _("Your draft %(ref)s is saved. File it when you are ready.") % {"ref": case.reference}
+                )
+            else:
+                messages.success(request, _("Your complaint %(ref)s is filed.") % {"ref": case.reference})
+            return redirect("case-detail", case_id=case.pk)
+    template = (
+        "cases/_merchant_options.html"
+        if request.htmx and request.GET.get("merchant_search") is not None
+        else "cases/file.html"
+    )
+    return render(request, template, {"form": form, "merchant_search": search})
+
+
+def _action_fields(action, case):
+    """What the form of ``action`` asks for, read from the action's input serializer."""
+    fields = []
+    for name, spec in action_input(action)().fields.items():
+        field = {"name": name, "label": FIELD_LABELS.get(name, name), "required": spec.required, "kind": "text"}
+        if isinstance(spec, MoneyField):
+            field.update(kind="money", currencies=currency_choices(), currency=case.claim_currency)
+        elif name == "user":
+            role = Role.MEDIATOR if action == "assign_mediator" else Role.ARBITRATOR
+            field.update(
+                kind="select",
+                choices=[
+                    (u.pk, str(u)) for u in User.objects.filter(role=role, is_active=True).order_by("display_name")
+                ],
+            )
+        elif name in ("forum", "applicable_law"):
+            options = [(code, name_) for code, name_ in countries]
+            if name == "forum":
+                options = [("odr", _("This platform's online procedure"))] + options
+            field.update(kind="select", choices=options)
+        elif name == "remedy":
+            field.update(kind="select", choices=list(Remedy.choices), initial=case.remedy)
+        elif hasattr(spec, "choices") and spec.choices:
+            labels = CHOICE_LABELS.get(name, {})
+            field.update(kind="select", choices=[(k, labels.get(k, v)) for k, v in spec.choices.items()])
+        elif name in ("statement", "reasons", "reason"):
+            field["kind"] = "textarea"
+        fields.append(field)
+    return fields
+
+
+def _case_page(request, case, *, failed_action=None, errors=None, values=None, status=200):
+    events = list(case.events.select_related("actor").order_by("seq"))
+    allowed = policies.allowed_actions(request.user, case)
+    forms = [
+        {
+            "action": action,
+            "label": ACTION_LABELS[action],
+            "fields": _action_fields(action, case),
+            "open": action == failed_action,
+            "errors": errors if action == failed_action else {},
+            "values": values if action == failed_action else {},
+        }
+        for action in allowed
+    ]
+    return render(
+        request,
+        "cases/detail.html",
+        {
+            "case": case,
+            "events": events,
+            "action_forms": forms,
+            "party": PARTY_LABELS.get(case.party_of(request.user) or "", ""),
+        },
+        status=status,
+    )
+
+
+@login_required
+def case_detail(request, case_id):
+    try:
+        case = selectors.case_get_for(request.user, case_id)
+    except NotFound:
+        raise Http404 from None
+    return _case_page(request, case)
+
+
+def _nested(post) -> dict:
+    """Form fields named like ``offer.amount`` become ``{"offer": {"amount": ...}}``; blanks are left out."""
+    data = {}
+    for key, value in post.items():
+        if key == "csrfmiddlewaretoken" or value == "":
+            continue
+        head, _, tail = key.partition(".")
+        if tail:
+            data.setdefault(head, {})[tail] = value
+        else:
+            data[key] = value
+    # A money field with only its currency chosen was left empty.
+    return {k: v for k, v in data.items() if not (isinstance(v, dict) and "amount" not in v)}
+
+
+@login_required
+@require_POST
+def case_action(request, case_id, action):
+    try:
+        action_perform(actor=request.user, case_id=case_id, action=action, data=_nested(request.POST))
+    except NotFound:
+        raise Http404 from None
+    except ValidationFailed as exc:
+        case = selectors.case_get_for(request.user, case_id)
+        messages.error(request, _("Please correct the errors below."))
+        return _case_page(request, case, failed_action=action, errors=exc.fields, values=request.POST, status=400)
+    except DomainError as exc:
+        messages.error(request, str(exc.message))
+        return redirect("case-detail", case_id=case_id)
+    messages.success(request, _("Done: %(action)s.") % {"action": ACTION_LABELS.get(action, action)})
+    return redirect("case-detail", case_id=case_id)
