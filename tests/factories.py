@@ -8,6 +8,7 @@ from decimal import Decimal
 from accounts import services as accounts
 from accounts.models import Role, User
 from cases import services
+from cases.demo import People, drive
 from cases.models import Case
 from cases.money import Money
 
@@ -111,63 +112,14 @@ def file_case(cast: Cast, *, submit=True, claim="89.90", currency="EUR") -> Case
 
 
 def case_in(state: str, cast: Cast, *, merchant_offer: bool = False) -> Case:
-    """A case of ``cast`` driven through the services to ``state``.
+    """A case of ``cast`` driven through the services to ``state`` (see ``cases.demo.drive``).
 
     ``merchant_offer=True`` makes the merchant respond with an offer, so an open offer awaits the consumer.
     """
     if state == "draft":
         return file_case(cast, submit=False)
-    case = file_case(cast)
-    c, m, op = cast.consumer, cast.merchant, cast.operator
-    if state == "filed":
-        return case
-    if state == "withdrawn":
-        return services.case_withdraw(actor=c, case_id=case.pk, reason="changed my mind")
-    if state == "rejected":
-        return services.case_reject(actor=op, case_id=case.pk, reason="inadmissible")
-    if state == "defaulted":
-        return services.case_declare_default(actor=op, case_id=case.pk)
-    if state in ("settled", "compliance", "closed") and not merchant_offer:
-        case = services.case_respond(actor=m, case_id=case.pk, position="accept", statement="We will refund.")
-        if state == "settled":
-            return case
-        case = services.case_report_compliance(actor=m, case_id=case.pk, reference="REFUND-1")
-        if state == "compliance":
-            return case
-        return services.case_confirm_compliance(actor=c, case_id=case.pk)
-    if merchant_offer:
-        case = services.case_respond(
-            actor=m, case_id=case.pk, position="offer", statement="Half back.", offer=Money(Decimal("40.00"), "EUR")
-        )
-    else:
-        case = services.case_respond(actor=m, case_id=case.pk, position="contest", statement="It was delivered.")
-    if state == "jurisdiction":
-        return case
-    services.case_accept_jurisdiction(actor=c, case_id=case.pk)
-    case = services.case_accept_jurisdiction(actor=m, case_id=case.pk)
-    if state == "negotiation":
-        return case
-    if state == "settled":
-        return services.case_accept_settlement(actor=c, case_id=case.pk)
-    case = services.case_request_mediation(actor=c, case_id=case.pk)
-    case = services.case_assign_mediator(actor=op, case_id=case.pk, user_id=cast.mediator.pk)
-    if state == "mediation":
-        return case
-    case = services.case_escalate(actor=c, case_id=case.pk)
-    case = services.case_assign_arbitrator(actor=op, case_id=case.pk, user_id=cast.arbitrator.pk)
-    if state == "arbitration":
-        return case
-    case = services.case_issue_award(
-        actor=cast.arbitrator,
-        case_id=case.pk,
-        decision="granted",
-        amount=Money(Decimal("89.90"), "EUR"),
-        remedy="refund",
-        reasons="The merchant did not prove delivery.",
-    )
-    if state == "awarded":
-        return case
-    raise ValueError(f"no recipe for {state}")
+    people = People(cast.consumer, cast.merchant, cast.mediator, cast.arbitrator, cast.operator)
+    return drive(file_case(cast), state, people, merchant_offer=merchant_offer)
 
 
 ALL_STATES = [

@@ -1,6 +1,7 @@
-"""``manage.py seed_demo``: demo accounts for every role (and a filed case) so a newcomer can log in at once.
+"""``manage.py seed_demo``: demo accounts for every role and a dozen cases across states, countries and
+currencies, so a newcomer can log in at once and see every page filled.
 
-Idempotent: existing demo accounts are left as they are. The passwords are public (README); never run
+Idempotent: when the demo accounts exist nothing is added. The passwords are public (README); never run
 this against a production database.
 """
 
@@ -13,6 +14,7 @@ from django.db import transaction
 from accounts import services as accounts
 from accounts.models import User
 from cases import services
+from cases.demo import People, drive
 from cases.money import Money
 
 DEMO_PASSWORD = "demo-pass-2026"
@@ -20,20 +22,54 @@ DEMO_USERS = [
     # email, role, display name, country, time zone, language, legal name
     ("consumer@demo.odr", "consumer", "Ana García", "ES", "Europe/Madrid", "en", None),
     ("consumer.cn@demo.odr", "consumer", "王芳", "CN", "Asia/Shanghai", "zh-hans", None),
+    ("consumer.gb@demo.odr", "consumer", "Oliver Smith", "GB", "Europe/London", "en", None),
     ("merchant@demo.odr", "merchant", "Li Wei", "CN", "Asia/Shanghai", "zh-hans", "Shenzhen Gadget Co., Ltd."),
     ("merchant.de@demo.odr", "merchant", "Jonas Berg", "DE", "Europe/Berlin", "en", "Berg Elektronik GmbH"),
+    ("merchant.jp@demo.odr", "merchant", "Sato Yuki", "JP", "Asia/Tokyo", "en", "Tokyo Kimono K.K."),
+    ("merchant.us@demo.odr", "merchant", "Dana Miller", "US", "America/Los_Angeles", "en", "Portland Outdoor LLC"),
     ("mediator@demo.odr", "mediator", "Maeve Byrne", "IE", "Europe/Dublin", "en", None),
     ("arbitrator@demo.odr", "arbitrator", "Henri Dubois", "FR", "Europe/Paris", "en", None),
     ("operator@demo.odr", "operator", "Platform Operator", "IE", "UTC", "en", None),
 ]
 
+# consumer, merchant, state, category, remedy, amount, currency, product, description
+DEMO_CASES = [
+    ("consumer@demo.odr", "merchant@demo.odr", "filed", "non_delivery", "refund", "59.99", "EUR",
+     "Bluetooth speaker", "Ordered on 3 October; tracking stopped in transit and the shop does not reply."),
+    ("consumer@demo.odr", "merchant.de@demo.odr", "jurisdiction", "defective", "repair", "249.00", "EUR",
+     "Espresso machine", "The pump failed after two weeks; the shop asks me to pay the return shipping."),
+    ("consumer.cn@demo.odr", "merchant.de@demo.odr", "negotiation", "not_as_described", "price_reduction",
+     "899.00", "CNY", "Leather bag", "颜色和描述不符，卖家不回复邮件。"),
+    ("consumer.gb@demo.odr", "merchant@demo.odr", "mediation", "counterfeit", "refund", "120.00", "GBP",
+     "Branded headphones", "The headphones are counterfeit: the serial number is not recognised by the brand."),
+    ("consumer.cn@demo.odr", "merchant.us@demo.odr", "arbitration", "refund_not_honoured", "refund", "150.00",
+     "USD", "Hiking tent", "退货已签收一个月，退款仍未到账。"),
+    ("consumer@demo.odr", "merchant.us@demo.odr", "settled", "non_delivery", "refund", "35.50", "USD",
+     "Water bottle set", "The parcel was returned to the sender without any attempt to deliver."),
+    ("consumer.cn@demo.odr", "merchant.jp@demo.odr", "awarded", "defective", "replacement", "12000", "JPY",
+     "Silk kimono", "和服有破损，卖家拒绝更换。"),
+    ("consumer.gb@demo.odr", "merchant.jp@demo.odr", "compliance", "not_as_described", "refund", "8000", "JPY",
+     "Tea set", "The tea set arrived in a different pattern from the photographs."),
+    ("consumer@demo.odr", "merchant.de@demo.odr", "closed", "unauthorised_charge", "refund", "19.99", "EUR",
+     "Subscription", "I was charged for a subscription I never agreed to."),
+    ("consumer.gb@demo.odr", "merchant.us@demo.odr", "withdrawn", "other", "compensation", "40.00", "GBP",
+     "Camping stove", "Late delivery spoiled a planned trip."),
+    ("consumer@demo.odr", "merchant@demo.odr", "defaulted", "non_delivery", "refund", "75.00", "EUR",
+     "Smart watch", "Paid in full; no shipment and no answer to four messages."),
+    ("consumer.gb@demo.odr", "merchant.de@demo.odr", "rejected", "data_privacy", "compensation", "10.00", "GBP",
+     "Newsletter", "The shop keeps e-mailing me after I unsubscribed."),
+    ("consumer@demo.odr", "merchant.jp@demo.odr", "draft", "defective", "repair", "5000", "JPY",
+     "Ceramic bowl", "Cracked on arrival; photos attached later."),
+]  # fmt: skip
+
 
 class Command(BaseCommand):
-    help = "Create the demo accounts of every role (idempotent) and print their passwords."
+    help = "Create the demo accounts of every role and a dozen demo cases (idempotent); print the passwords."
 
     @transaction.atomic
     def handle(self, *args, **opts):
-        created = {}
+        fresh = not User.objects.filter(email="operator@demo.odr").exists()
+        users = {}
         for email, role, name, country, tz, lang, legal in DEMO_USERS:
             user = User.objects.filter(email=email).first()
             if user is None:
@@ -41,30 +77,40 @@ class Command(BaseCommand):
                     email=email, password=DEMO_PASSWORD, role=role, display_name=name, country=country,
                     time_zone=tz, language=lang, legal_name=legal,
                 )  # fmt: skip
-                created[email] = user
             if role == "operator" and not user.is_superuser:
                 user.is_superuser = True  # the demo operator may use the whole admin
                 user.save(update_fields=["is_superuser"])
-        if "consumer@demo.odr" in created:
-            consumer = created["consumer@demo.odr"]
-            merchant = User.objects.get(email="merchant@demo.odr")
-            services.case_file(
-                consumer=consumer,
-                merchant_id=merchant.organisation_id,
-                order={
-                    "reference": "SZ-88412",
-                    "date": dt.date(2026, 10, 3),
-                    "platform": "GlobalMarket",
-                    "product": "Bluetooth speaker",
-                    "price": Money(Decimal("59.99"), "EUR"),
-                },
-                category="non_delivery",
-                description="Ordered on 3 October; tracking stopped in transit and the shop does not reply.",
-                remedy="refund",
-                claim=Money(Decimal("59.99"), "EUR"),
-                language="en",
-                submit=True,
-            )
+            users[email] = user
+        if fresh:
+            for number, row in enumerate(DEMO_CASES, start=1):
+                self._case(users, number, *row)
         self.stdout.write(f"Demo accounts (password for all: {DEMO_PASSWORD}):")
         for email, role, *_rest in DEMO_USERS:
             self.stdout.write(f"  {role:<10} {email}")
+
+    def _case(self, users, number, consumer, merchant, state, category, remedy, amount, currency, product, text):
+        consumer, merchant = users[consumer], users[merchant]
+        money = Money(Decimal(amount), currency)
+        case, _created = services.case_file(
+            consumer=consumer,
+            merchant_id=merchant.organisation_id,
+            order={
+                "reference": f"ORD-{2026_1000 + number}",
+                "date": dt.date(2026, 10, number),
+                "platform": "GlobalMarket",
+                "product": product,
+                "price": money,
+            },
+            category=category,
+            description=text,
+            remedy=remedy,
+            claim=money,
+            language=consumer.language,
+            submit=state != "draft",
+        )
+        if state != "draft":
+            people = People(
+                consumer, merchant, users["mediator@demo.odr"], users["arbitrator@demo.odr"], users["operator@demo.odr"]
+            )
+            offer = str((money.amount / 2).quantize(Decimal(1) if currency == "JPY" else Decimal("0.01")))
+            drive(case, state, people, merchant_offer=state == "negotiation", offer=offer)
