@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test bench lint format install migrate clean
+.PHONY: run test bench lint format install migrate clean messages translations
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) messages
+
+# Compile the translation catalogues with Babel (pure Python: no GNU gettext needed to run or test).
+messages: $(STAMP)
+	$(BIN)/pybabel compile --domain django --directory locale --use-fuzzy --statistics 2>&1 | grep -v "^$$" || true
 
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
@@ -41,6 +45,11 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# Re-extract the strings to translate (needs GNU gettext: apt-get install gettext).
+translations: install
+	$(BIN)/python manage.py makemessages -l zh_Hans --ignore=.venv --ignore=tests --ignore=bench \
+		--ignore=staticfiles --no-location --no-obsolete
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache

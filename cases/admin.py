@@ -25,8 +25,11 @@ class CaseAdmin(admin.ModelAdmin):
     raw_id_fields = ["consumer", "merchant", "mediator", "arbitrator"]
     inlines = [CaseEventInline]
 
+    def has_add_permission(self, request):
+        # Cases are filed and moved only through the services (API and pages); the admin reads them.
+        return False
+
     def has_change_permission(self, request, obj=None):
-        # Lifecycle changes go through the services (and the API); the admin only reads cases.
         return False
 
     def has_delete_permission(self, request, obj=None):
@@ -57,6 +60,9 @@ class IdempotencyKeyAdmin(admin.ModelAdmin):
     list_display = ["user", "key", "case", "created_at"]
     raw_id_fields = ["user", "case"]
 
+    def has_add_permission(self, request):
+        return False
+
     def has_change_permission(self, request, obj=None):
         return False
 
@@ -64,6 +70,9 @@ class IdempotencyKeyAdmin(admin.ModelAdmin):
 @admin.register(ReferenceCounter)
 class ReferenceCounterAdmin(admin.ModelAdmin):
     list_display = ["year", "last"]
+
+    def has_add_permission(self, request):
+        return False
 
     def has_change_permission(self, request, obj=None):
         return False

@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from django_countries import countries
 
@@ -24,11 +25,11 @@ from .labels import ACTION_LABELS, CHOICE_LABELS, FIELD_LABELS, PARTY_LABELS
 from .models import Remedy
 
 LIST_TITLES = {
-    Role.CONSUMER: _("My cases"),
-    Role.MERCHANT: _("Inbox"),
-    Role.MEDIATOR: _("My assigned cases"),
-    Role.ARBITRATOR: _("My assigned cases"),
-    Role.OPERATOR: _("All cases"),
+    Role.CONSUMER: gettext_lazy("My cases"),
+    Role.MERCHANT: gettext_lazy("Inbox"),
+    Role.MEDIATOR: gettext_lazy("My assigned cases"),
+    Role.ARBITRATOR: gettext_lazy("My assigned cases"),
+    Role.OPERATOR: gettext_lazy("All cases"),
 }
 
 

@@ -1,6 +1,7 @@
 """Input and output serializers of the accounts API."""
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 from django_countries.serializer_fields import CountryField
 from rest_framework import serializers
 
@@ -29,7 +30,7 @@ class RegisterInput(serializers.Serializer):
 
     def validate(self, attrs):
         if attrs["role"] == Role.MERCHANT and not attrs.get("legal_name"):
-            raise serializers.ValidationError({"legal_name": ["A merchant must give its legal name."]})
+            raise serializers.ValidationError({"legal_name": [_("A merchant must give its legal name.")]})
         return attrs
 
 

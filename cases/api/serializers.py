@@ -3,6 +3,7 @@
 import zoneinfo
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 from rest_framework import serializers
 
@@ -20,7 +21,7 @@ class MoneyField(serializers.Field):
     """``{"amount": "123.45", "currency": "EUR"}`` <-> :class:`cases.money.Money`."""
 
     # Braces doubled: DRF formats this message with str.format.
-    default_error_messages = {"invalid": 'Give money as {{"amount": "12.50", "currency": "EUR"}}.'}
+    default_error_messages = {"invalid": _('Give money as {{"amount": "12.50", "currency": "EUR"}}.')}
 
     def to_internal_value(self, data):
         if not isinstance(data, dict) or "amount" not in data or "currency" not in data:
@@ -71,7 +72,7 @@ class CaseFileInput(serializers.Serializer):
 
     def validate_merchant(self, value):
         if not MerchantOrganisation.objects.filter(pk=value).exists():
-            raise serializers.ValidationError("There is no merchant with this id.")
+            raise serializers.ValidationError(_("There is no merchant with this id."))
         return value
 
 
@@ -95,9 +96,9 @@ class RespondInput(serializers.Serializer):
 
     def validate(self, attrs):
         if attrs["position"] == "offer" and "offer" not in attrs:
-            raise serializers.ValidationError({"offer": ["An offer needs an amount."]})
+            raise serializers.ValidationError({"offer": [_("An offer needs an amount.")]})
         if attrs["position"] != "offer" and "offer" in attrs:
-            raise serializers.ValidationError({"offer": ["Only an offer carries an amount."]})
+            raise serializers.ValidationError({"offer": [_("Only an offer carries an amount.")]})
         return attrs
 
 
@@ -108,12 +109,12 @@ class DecideJurisdictionInput(serializers.Serializer):
 
     def validate_forum(self, value):
         if value != "odr" and value.upper() not in countries:
-            raise serializers.ValidationError("Give an ISO 3166-1 alpha-2 country code or “odr”.")
+            raise serializers.ValidationError(_("Give an ISO 3166-1 alpha-2 country code or “odr”."))
         return value if value == "odr" else value.upper()
 
     def validate_applicable_law(self, value):
         if value.upper() not in countries:
-            raise serializers.ValidationError("Give an ISO 3166-1 alpha-2 country code.")
+            raise serializers.ValidationError(_("Give an ISO 3166-1 alpha-2 country code."))
         return value.upper()
 
 
@@ -129,7 +130,7 @@ class AwardInput(serializers.Serializer):
 
     def validate(self, attrs):
         if attrs["decision"] != "dismissed" and attrs.get("amount") is None:
-            raise serializers.ValidationError({"amount": ["An award that grants the claim needs an amount."]})
+            raise serializers.ValidationError({"amount": [_("An award that grants the claim needs an amount.")]})
         return attrs
 
 

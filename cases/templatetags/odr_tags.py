@@ -6,7 +6,8 @@ from django import template
 from django.utils import timezone
 from django.utils.html import format_html
 
-from cases.labels import ACTION_LABELS, EVENT_LABELS
+from cases.labels import ACTION_LABELS, CHOICE_LABELS, EVENT_LABELS
+from cases.models import JurisdictionStatus
 from cases.money import format_amount
 
 register = template.Library()
@@ -54,3 +55,11 @@ def dict_get(mapping, key):
 @register.filter
 def startswith(value, prefix):
     return str(value).startswith(f"{prefix}.")
+
+
+@register.filter
+def choice_label(value, field):
+    """The translated label of a stored choice: ``{{ p.position|choice_label:"position" }}``."""
+    if field == "jurisdiction":
+        return JurisdictionStatus(value).label if value in JurisdictionStatus.values else value
+    return CHOICE_LABELS.get(field, {}).get(value, value)
