@@ -22,7 +22,7 @@ install: $(STAMP) messages
 
 # Compile the translation catalogues with Babel (pure Python: no GNU gettext needed to run or test).
 messages: $(STAMP)
-	$(BIN)/pybabel compile --domain django --directory locale --use-fuzzy --statistics 2>&1 | grep -v "^$$" || true
+	$(BIN)/pybabel compile --domain django --directory locale --statistics 2>&1 | grep -v "^$$" || true
 
 migrate: install
 	$(BIN)/python manage.py migrate --noinput

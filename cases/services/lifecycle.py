@@ -154,7 +154,7 @@ def case_escalate(*, actor, case_id, reason: str = "") -> Case:
 def _neutral(user_id, role: str, *, field: str = "user") -> User:
     neutral = User.objects.filter(pk=user_id, role=role, is_active=True).first()
     if neutral is None:
-        raise ValidationFailed(fields={field: [_("There is no active %(role)s with this id.") % {"role": role}]})
+        raise ValidationFailed(fields={field: [_("There is no active %(role)s with this id.") % {"role": Role(role).label}]})
     return neutral
 
 
