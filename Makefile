@@ -30,7 +30,7 @@ migrate: install
 run: migrate
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py seed_demo
-	$(BIN)/uvicorn odr.asgi:application --host $(HOST) --port $(PORT)
+	ODR_EMBEDDED_SWEEP=$${ODR_EMBEDDED_SWEEP:-1} $(BIN)/uvicorn odr.asgi:application --host $(HOST) --port $(PORT)
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from .models import Case, CaseEvent, IdempotencyKey, ReferenceCounter
+from .models import Case, CaseEvent, Deadline, IdempotencyKey, ReferenceCounter, StageDuration
 
 
 class CaseEventInline(admin.TabularInline):
@@ -76,3 +76,28 @@ class ReferenceCounterAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Deadline)
+class DeadlineAdmin(admin.ModelAdmin):
+    """Deadlines are started, met and fired by the services and the sweep; the admin reads them."""
+
+    list_display = ["case", "kind", "party", "due_at", "status"]
+    list_filter = ["status", "kind"]
+    search_fields = ["case__reference"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(StageDuration)
+class StageDurationAdmin(admin.ModelAdmin):
+    """The operator sets each stage's length here; new clocks use it, running ones keep their time."""
+
+    list_display = ["kind", "business_days"]

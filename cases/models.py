@@ -388,6 +388,60 @@ class CaseEvent(models.Model):
         return f"{self.case_id} #{self.seq} {self.type}"
 
 
+class DeadlineKind(models.TextChoices):
+    MERCHANT_RESPONSE = "merchant_response", _("Merchant's response")
+    JURISDICTION_OBJECTIONS = "jurisdiction_objections", _("Objections to forum and law")
+    NEGOTIATION = "negotiation", _("Negotiation")
+    MEDIATION = "mediation", _("Mediation")
+    ARBITRATION_SUBMISSIONS = "arbitration_submissions", _("Arbitration submissions")
+    AWARD = "award", _("Award")
+    COMPLIANCE = "compliance", _("Compliance")
+
+
+class DeadlineStatus(models.TextChoices):
+    RUNNING = "running", _("Running")
+    MET = "met", _("Met")
+    CANCELLED = "cancelled", _("Cancelled")
+    FIRED = "fired", _("Passed")
+
+
+class Deadline(models.Model):
+    """One running clock of a case (ARCHITECTURE.md design 3): who must act by ``due_at`` (UTC)."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="deadlines")
+    kind = models.CharField(max_length=32, choices=DeadlineKind.choices)
+    #: "consumer", "merchant", "parties" (either may act) or "arbitrator".
+    party = models.CharField(max_length=16)
+    started_at = models.DateTimeField()
+    due_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=DeadlineStatus.choices, default=DeadlineStatus.RUNNING)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        indexes = [
+            # The sweep's query: running rows by due time. Partial on PostgreSQL and SQLite alike.
+            models.Index(fields=["due_at"], condition=models.Q(status="running"), name="deadline_running_due"),
+            models.Index(fields=["case", "status"]),
+        ]
+
+    def __str__(self):
+        return f"{self.case_id} {self.kind} due {self.due_at:%Y-%m-%d %H:%M}Z ({self.status})"
+
+
+class StageDuration(models.Model):
+    """The operator's setting of a stage's length in business days (defaults in cases.deadlines)."""
+
+    kind = models.CharField(max_length=32, choices=DeadlineKind.choices, unique=True)
+    business_days = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["kind"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.business_days} business days"
+
+
 class ReferenceCounter(models.Model):
     """The last reference number handed out in a year (``ODR-<year>-<n>``)."""
 

@@ -56,7 +56,11 @@ def case_list_for(
         qs = qs.filter(created_at__gte=created_from)
     if created_to:
         qs = qs.filter(created_at__lt=created_to)
-    return qs.select_related("consumer", "merchant", "mediator", "arbitrator").order_by("-created_at", "-id")
+    return (
+        qs.select_related("consumer", "merchant", "mediator", "arbitrator")
+        .prefetch_related("deadlines")
+        .order_by("-created_at", "-id")
+    )
 
 
 def case_get_for(user, case_id) -> Case:
@@ -65,6 +69,7 @@ def case_get_for(user, case_id) -> Case:
     case = (
         Case.objects.filter(q)
         .select_related("consumer", "merchant", "mediator", "arbitrator")
+        .prefetch_related("deadlines")
         .filter(pk=case_id)
         .first()
         if q is not None

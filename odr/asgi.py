@@ -11,7 +11,10 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from odr.embedded import start_embedded_sweep  # noqa: E402
+
 websocket_urlpatterns: list = []
+start_embedded_sweep()
 
 application = ProtocolTypeRouter(
     {

@@ -143,6 +143,19 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_TIME_LIMIT = 300
+CELERY_TASK_SOFT_TIME_LIMIT = 240
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Beat: the deadline sweep every 30 s (deadlines are rows, never long ETAs; ARCHITECTURE.md design 3).
+CELERY_BEAT_SCHEDULE = {
+    "deadline-sweep": {"task": "cases.deadline_sweep", "schedule": float(os.environ.get("ODR_SWEEP_SECONDS", "30"))},
+}
+#: With no REDIS_URL (one machine), ``make run`` sweeps in a thread of the web process instead of beat.
+ODR_EMBEDDED_SWEEP = env_bool("ODR_EMBEDDED_SWEEP", False)
+ODR_SWEEP_SECONDS = float(os.environ.get("ODR_SWEEP_SECONDS", "30"))
 
 # --- Auth --------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

@@ -1,5 +1,6 @@
 """Input and output serializers of the cases API."""
 
+import datetime as dt
 import zoneinfo
 
 from django.conf import settings
@@ -196,7 +197,18 @@ class CaseOutput(serializers.ModelSerializer):
         }
 
     def get_deadlines(self, case) -> list:
-        return []  # running deadlines arrive with the deadline engine (issue 4)
+        user = self._user()
+        return [
+            {
+                "kind": d.kind,
+                "party": d.party,
+                "due_at": d.due_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+                "due_at_local": local_time(d.due_at, user),
+                "status": d.status,
+            }
+            for d in case.deadlines.all()
+            if d.status == "running"
+        ]
 
     def get_allowed_actions(self, case) -> list[str]:
         return policies.allowed_actions(self._user(), case)

@@ -1,5 +1,6 @@
 """Every write a user can cause on a case: ``filing`` for new complaints, ``lifecycle`` for actions."""
 
+from ..deadlines import deadline_sweep
 from .filing import case_file, reference_allocate
 from .lifecycle import (
     case_accept_jurisdiction,
@@ -45,6 +46,7 @@ __all__ = [
     "case_respond",
     "case_submit",
     "case_withdraw",
+    "deadline_sweep",
     "offer_make",
     "reference_allocate",
 ]

@@ -12,6 +12,7 @@ from accounts.models import MerchantOrganisation
 from odr.errors import Forbidden, IdempotencyKeyReused, ValidationFailed
 
 from .. import policies
+from ..deadlines import deadline_sync
 from ..events import canonical, event_append, sha256
 from ..models import Case, IdempotencyKey, ReferenceCounter
 from ..money import Money
@@ -133,6 +134,7 @@ def case_file(
             if submit:
                 case.submit(at=now)
                 case.save()
+                deadline_sync(case, previous_status="draft", actor=consumer, now=now)
                 event_append(case=case, type="submit", actor=consumer, payload={"from": "draft", "to": case.status})
             if idempotency_key:
                 IdempotencyKey.objects.create(user=consumer, key=idempotency_key, request_hash=request_hash, case=case)

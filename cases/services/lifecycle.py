@@ -15,6 +15,7 @@ from mediation.models import Offer, OfferStatus
 from odr.errors import ValidationFailed
 
 from .. import policies, selectors
+from ..deadlines import deadline_sync
 from ..events import event_append
 from ..models import Case, Party
 from ..money import Money
@@ -32,6 +33,7 @@ def _perform(*, actor, case_id, action: str, run: Callable[[Case], dict | None])
         before = case.status
         extra = run(case) or {}
         case.save()
+        deadline_sync(case, previous_status=before, actor=actor)
         event_append(case=case, type=action, actor=actor, payload={"from": before, "to": case.status, **extra})
     return case
 
@@ -154,7 +156,9 @@ def case_escalate(*, actor, case_id, reason: str = "") -> Case:
 def _neutral(user_id, role: str, *, field: str = "user") -> User:
     neutral = User.objects.filter(pk=user_id, role=role, is_active=True).first()
     if neutral is None:
-        raise ValidationFailed(fields={field: [_("There is no active %(role)s with this id.") % {"role": Role(role).label}]})
+        raise ValidationFailed(
+            fields={field: [_("There is no active %(role)s with this id.") % {"role": Role(role).label}]}
+        )
     return neutral
 
 

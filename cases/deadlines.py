@@ -1,0 +1,176 @@
+"""Deadlines (ARCHITECTURE.md design 3): one row per running clock, started, met and cancelled by the
+services as the case moves, and fired by a periodic sweep that applies each consequence exactly once.
+
+Stage durations are business days of the acting party's country, ending at 23:59:59 in that party's time
+zone (``cases.calendars``); operators change them in the admin (``StageDuration``).
+"""
+
+import datetime as dt
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from .calendars import deadline_after
+from .models import Case, Deadline, DeadlineKind, DeadlineStatus, StageDuration, Status
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BUSINESS_DAYS = {
+    DeadlineKind.MERCHANT_RESPONSE: 10,
+    DeadlineKind.JURISDICTION_OBJECTIONS: 5,
+    DeadlineKind.NEGOTIATION: 15,
+    DeadlineKind.MEDIATION: 30,
+    DeadlineKind.ARBITRATION_SUBMISSIONS: 10,
+    DeadlineKind.AWARD: 20,
+    DeadlineKind.COMPLIANCE: 14,
+}
+
+#: The clocks that run while a case is in a state, and who must act before each ends.
+STAGE_CLOCKS = {
+    Status.FILED: [(DeadlineKind.MERCHANT_RESPONSE, "merchant")],
+    Status.JURISDICTION: [(DeadlineKind.JURISDICTION_OBJECTIONS, "parties")],
+    Status.NEGOTIATION: [(DeadlineKind.NEGOTIATION, "parties")],
+    Status.MEDIATION: [(DeadlineKind.MEDIATION, "parties")],
+    Status.ARBITRATION: [(DeadlineKind.ARBITRATION_SUBMISSIONS, "parties")],
+    Status.SETTLED: [(DeadlineKind.COMPLIANCE, "merchant")],
+    Status.AWARDED: [(DeadlineKind.COMPLIANCE, "merchant")],
+}
+#: Clocks that keep running through the states listed (the award clock outlives the submissions).
+KEEP_RUNNING = {DeadlineKind.AWARD: {Status.ARBITRATION}}
+
+
+def business_days(kind: str) -> int:
+    row = StageDuration.objects.filter(kind=kind).values_list("business_days", flat=True).first()
+    return row if row is not None else DEFAULT_BUSINESS_DAYS[kind]
+
+
+def _calendars(case: Case, party: str) -> list[tuple[str, str]]:
+    """``(country, time zone)`` of whoever must act: the later deadline wins for "parties"."""
+    consumer = (str(case.consumer.country), case.consumer.time_zone)
+    merchant = (str(case.merchant.country), case.merchant.time_zone)
+    if party == "merchant":
+        return [merchant]
+    if party == "consumer":
+        return [consumer]
+    if party == "arbitrator" and case.arbitrator_id:
+        return [(str(case.arbitrator.country), case.arbitrator.time_zone)]
+    if party == "arbitrator":
+        return [("", "UTC")]
+    return [consumer, merchant]
+
+
+def due_at_for(case: Case, kind: str, party: str, start: dt.datetime) -> dt.datetime:
+    days = business_days(kind)
+    return max(deadline_after(start, days, country, tz) for country, tz in _calendars(case, party))
+
+
+def deadline_start(case: Case, kind: str, party: str, *, now: dt.datetime) -> Deadline:
+    return Deadline.objects.create(
+        case=case, kind=kind, party=party, started_at=now, due_at=due_at_for(case, kind, party, now)
+    )
+
+
+def deadline_sync(case: Case, *, previous_status: str, actor=None, now: dt.datetime | None = None) -> None:
+    """Close the clocks of the state left and start those of the state entered.
+
+    Call inside the service's transaction, with the case row locked, after the transition. A clock whose
+    party acted (the merchant responding, a party moving the case on) is *met*; one made moot by
+    someone else (a withdrawal, a rejection, the operator) is *cancelled*.
+    """
+    if previous_status == case.status:
+        return
+    now = now or timezone.now()
+    keep = {kind for kind, states in KEEP_RUNNING.items() if case.status in states}
+    running = Deadline.objects.filter(case=case, status=DeadlineStatus.RUNNING).exclude(kind__in=keep)
+    party = case.party_of(actor) if actor is not None else None
+    if actor is not None and case.arbitrator_id is not None and actor.pk == case.arbitrator_id:
+        party = "arbitrator"
+    for deadline in running:
+        acted = party is not None and (
+            deadline.party == party or (deadline.party == "parties" and party != "arbitrator")
+        )
+        deadline.status = DeadlineStatus.MET if acted else DeadlineStatus.CANCELLED
+        deadline.closed_at = now
+        deadline.save(update_fields=["status", "closed_at"])
+    for kind, who in STAGE_CLOCKS.get(case.status, []):
+        deadline_start(case, kind, who, now=now)
+
+
+def deadline_list_for_case(case: Case):
+    return [d for d in case.deadlines.all() if d.status == DeadlineStatus.RUNNING]
+
+
+# --- the sweep ----------------------------------------------------------------------------------
+def _fire(deadline: Deadline, now: dt.datetime) -> None:
+    """Apply the consequence of ``deadline`` and mark it fired, in the caller's transaction."""
+    from . import services  # the services import this module
+
+    case = deadline.case
+    kind = deadline.kind
+    if kind == DeadlineKind.MERCHANT_RESPONSE and case.status == Status.FILED:
+        services.case_declare_default(actor=None, case_id=case.pk)
+        # The consumer's claim then goes to arbitration on its own.
+        services.case_escalate(actor=None, case_id=case.pk, reason="merchant_did_not_respond")
+    elif kind == DeadlineKind.JURISDICTION_OBJECTIONS and case.status == Status.JURISDICTION:
+        # Nobody objected in time: the platform confirms the proposal as it stands.
+        services.case_decide_jurisdiction(
+            actor=None,
+            case_id=case.pk,
+            forum=case.jurisdiction.get("forum") or "odr",
+            applicable_law=case.jurisdiction.get("applicable_law"),
+            reason="No objection within the period.",
+        )
+    elif kind == DeadlineKind.NEGOTIATION and case.status == Status.NEGOTIATION:
+        services.case_request_mediation(actor=None, case_id=case.pk)
+    elif kind == DeadlineKind.MEDIATION and case.status == Status.MEDIATION:
+        services.case_escalate(actor=None, case_id=case.pk, reason="mediation_period_ended")
+    elif kind == DeadlineKind.ARBITRATION_SUBMISSIONS and case.status == Status.ARBITRATION:
+        locked = Case.objects.select_for_update().get(pk=case.pk)
+        deadline_start(locked, DeadlineKind.AWARD, "arbitrator", now=now)
+    # AWARD and COMPLIANCE change no state here: the fired event is the operators' alert (the
+    # notification and sanctions work acts on it).
+    from .events import event_append
+
+    locked = Case.objects.select_for_update().get(pk=case.pk)
+    deadline.status = DeadlineStatus.FIRED
+    deadline.closed_at = now
+    deadline.save(update_fields=["status", "closed_at"])
+    event_append(
+        case=locked,
+        type="deadline_fired",
+        payload={"kind": kind, "party": deadline.party, "due_at": deadline.due_at, "status": locked.status},
+    )
+
+
+def deadline_sweep(*, now: dt.datetime | None = None, batch: int = 100) -> int:
+    """Fire every running deadline due by ``now``; return how many fired.
+
+    Steps, each batch in one transaction: claim up to ``batch`` due rows with
+    ``SELECT ... FOR UPDATE SKIP LOCKED`` (so several workers share the work and never take the same row),
+    apply each row's consequence and mark it fired in a savepoint of its own, commit. A row whose
+    consequence fails is left running and logged; a crash before commit leaves every row as it was.
+    """
+    fired = 0
+    while True:
+        now_ = now or timezone.now()
+        with transaction.atomic():
+            rows = list(
+                Deadline.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("case", "case__consumer", "case__merchant", "case__arbitrator")
+                .filter(status=DeadlineStatus.RUNNING, due_at__lte=now_)
+                .order_by("due_at", "id")[:batch]
+            )
+            if not rows:
+                return fired
+            progressed = 0
+            for deadline in rows:
+                try:
+                    with transaction.atomic():
+                        _fire(deadline, now_)
+                    fired += 1
+                    progressed += 1
+                except Exception:
+                    logger.exception("deadline %s (%s) could not fire", deadline.pk, deadline.kind)
+            if not progressed:
+                return fired

@@ -1,0 +1,144 @@
+"""Deadlines: started and closed by the services, fired once by the sweep at the right moment."""
+
+import datetime as dt
+import zoneinfo
+from decimal import Decimal
+
+import time_machine
+
+from cases import services
+from cases.calendars import deadline_after
+from cases.deadlines import deadline_sweep
+from cases.events import chain_verify
+from cases.models import Case, Deadline, StageDuration
+from cases.money import Money
+from tests.factories import case_in, file_case
+
+MONDAY = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
+
+
+def running(case, kind):
+    return Deadline.objects.get(case=case, kind=kind, status="running")
+
+
+def test_filing_starts_the_merchants_clock_in_its_own_calendar(cast, api):
+    with time_machine.travel(MONDAY, tick=False):
+        case = file_case(cast)
+    deadline = running(case, "merchant_response")
+    assert deadline.party == "merchant"
+    assert deadline.due_at == deadline_after(MONDAY, 10, "CN", "Asia/Shanghai")
+    # The consumer (Europe/Madrid) sees it in the API in UTC and in their own zone.
+    body = api(cast.consumer).get(f"/api/v1/cases/{case.pk}/").json()
+    [shown] = body["deadlines"]
+    assert shown["kind"] == "merchant_response" and shown["party"] == "merchant" and shown["status"] == "running"
+    assert shown["due_at"] == deadline.due_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    madrid = deadline.due_at.astimezone(zoneinfo.ZoneInfo("Europe/Madrid"))
+    assert shown["due_at_local"] == madrid.isoformat()
+
+
+def test_the_merchant_responding_meets_its_deadline_and_starts_the_next(cast):
+    case = file_case(cast)
+    services.case_respond(actor=cast.merchant, case_id=case.pk, position="contest", statement="No.")
+    assert Deadline.objects.get(case=case, kind="merchant_response").status == "met"
+    assert running(case, "jurisdiction_objections").party == "parties"
+
+
+def test_withdrawal_cancels_the_running_clock(cast):
+    case = file_case(cast)
+    services.case_withdraw(actor=cast.consumer, case_id=case.pk)
+    assert Deadline.objects.get(case=case, kind="merchant_response").status == "cancelled"
+    assert not Deadline.objects.filter(case=case, status="running").exists()
+
+
+def test_merchant_silence_defaults_the_case_once_and_sends_it_to_arbitration(cast):
+    with time_machine.travel(MONDAY, tick=False):
+        case = file_case(cast)
+    due = running(case, "merchant_response").due_at
+    with time_machine.travel(due - dt.timedelta(seconds=1), tick=False):
+        assert deadline_sweep() == 0
+    assert Case.objects.get(pk=case.pk).status == "filed"
+    with time_machine.travel(due + dt.timedelta(seconds=1), tick=False):
+        assert deadline_sweep() == 1
+        assert deadline_sweep() == 0  # never twice
+    case.refresh_from_db()
+    assert case.status == "arbitration"
+    types = list(case.events.order_by("seq").values_list("type", "actor_role"))
+    assert types[-3:] == [("declare_default", "system"), ("escalate", "system"), ("deadline_fired", "system")]
+    assert Deadline.objects.get(case=case, kind="merchant_response").status == "fired"
+    assert running(case, "arbitration_submissions")
+    assert chain_verify(case).ok
+
+
+def test_no_objection_in_time_confirms_the_proposal(cast):
+    case = case_in("jurisdiction", cast)
+    due = running(case, "jurisdiction_objections").due_at
+    with time_machine.travel(due + dt.timedelta(minutes=1), tick=False):
+        assert deadline_sweep() == 1
+    case.refresh_from_db()
+    assert case.status == "negotiation"
+    assert case.jurisdiction["status"] == "decided"
+
+
+def test_expired_negotiation_goes_to_mediation_and_expired_mediation_to_arbitration(cast):
+    case = case_in("negotiation", cast)
+    due = running(case, "negotiation").due_at
+    with time_machine.travel(due + dt.timedelta(minutes=1), tick=False):
+        deadline_sweep()
+    case.refresh_from_db()
+    assert case.status == "mediation"
+    due = running(case, "mediation").due_at
+    with time_machine.travel(due + dt.timedelta(minutes=1), tick=False):
+        deadline_sweep()
+    case.refresh_from_db()
+    assert case.status == "arbitration"
+
+
+def test_submissions_closing_start_the_award_clock_and_a_late_award_is_recorded(cast):
+    case = case_in("arbitration", cast)
+    due = running(case, "arbitration_submissions").due_at
+    with time_machine.travel(due + dt.timedelta(minutes=1), tick=False):
+        assert deadline_sweep() == 1
+    award = running(case, "award")
+    assert award.party == "arbitrator"
+    # The arbitrator (Germany, Europe/Berlin in the cast) has 20 business days after submissions closed.
+    assert award.due_at == deadline_after(due + dt.timedelta(minutes=1), 20, "DE", "Europe/Berlin")
+    with time_machine.travel(award.due_at + dt.timedelta(minutes=1), tick=False):
+        assert deadline_sweep() == 1
+    case.refresh_from_db()
+    assert case.status == "arbitration"  # the operators are alerted; the case waits for the award
+    fired = case.events.filter(type="deadline_fired").order_by("-seq").first()
+    assert fired.payload["kind"] == "award"
+
+
+def test_an_award_in_time_meets_the_award_clock_and_starts_compliance(cast):
+    case = case_in("arbitration", cast)
+    due = running(case, "arbitration_submissions").due_at
+    with time_machine.travel(due + dt.timedelta(minutes=1), tick=False):
+        deadline_sweep()
+        services.case_issue_award(
+            actor=cast.arbitrator,
+            case_id=case.pk,
+            decision="granted",
+            amount=Money(Decimal("89.90"), "EUR"),
+            remedy="refund",
+            reasons="Delivery not proven.",
+        )
+    assert Deadline.objects.get(case=case, kind="award").status == "met"
+    assert running(case, "compliance").party == "merchant"
+
+
+def test_missed_compliance_is_recorded_for_sanctions(cast):
+    case = case_in("settled", cast)
+    due = running(case, "compliance").due_at
+    with time_machine.travel(due + dt.timedelta(minutes=1), tick=False):
+        assert deadline_sweep() == 1
+    case.refresh_from_db()
+    assert case.status == "settled"
+    assert case.events.filter(type="deadline_fired", payload__kind="compliance").exists()
+
+
+def test_the_operator_sets_a_stage_length(cast):
+    StageDuration.objects.create(kind="merchant_response", business_days=3)
+    with time_machine.travel(MONDAY, tick=False):
+        case = file_case(cast)
+    assert running(case, "merchant_response").due_at == deadline_after(MONDAY, 3, "CN", "Asia/Shanghai")
