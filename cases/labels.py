@@ -45,6 +45,7 @@ EVENT_LABELS = {
     "dispute_compliance": _("Performance disputed"),
     "reject": _("Complaint rejected"),
     "close": _("Case closed"),
+    "deadline_fired": _("A deadline passed"),
 }
 
 FIELD_LABELS = {
@@ -67,4 +68,9 @@ CHOICE_LABELS = {
     "decision": {"granted": _("Granted"), "partly_granted": _("Partly granted"), "dismissed": _("Dismissed")},
 }
 
-PARTY_LABELS = {"consumer": _("Consumer"), "merchant": _("Merchant")}
+PARTY_LABELS = {
+    "consumer": _("Consumer"),
+    "merchant": _("Merchant"),
+    "parties": _("Either party"),
+    "arbitrator": _("Arbitrator"),
+}

@@ -1,6 +1,6 @@
 """Reads of cases and their events, always scoped to what the asking user may see (ARCHITECTURE.md, design 6)."""
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Min, Q, QuerySet
 
 from odr.errors import NotFound
 
@@ -36,11 +36,13 @@ def case_list_for(
     country: str | None = None,
     created_from=None,
     created_to=None,
+    order: str = "newest",
 ) -> QuerySet[Case]:
     """The cases ``user`` may see, newest first, narrowed by the optional filters.
 
     ``status`` may list several, comma-separated; ``country`` matches either party's country;
-    ``created_from``/``created_to`` are aware datetimes (from inclusive, to exclusive).
+    ``created_from``/``created_to`` are aware datetimes (from inclusive, to exclusive). ``order="deadline"``
+    puts the cases whose running deadline ends soonest first (the merchant's inbox), then the newest.
     """
     q = case_visible_q(user)
     if q is None:
@@ -56,11 +58,11 @@ def case_list_for(
         qs = qs.filter(created_at__gte=created_from)
     if created_to:
         qs = qs.filter(created_at__lt=created_to)
-    return (
-        qs.select_related("consumer", "merchant", "mediator", "arbitrator")
-        .prefetch_related("deadlines")
-        .order_by("-created_at", "-id")
-    )
+    qs = qs.select_related("consumer", "merchant", "mediator", "arbitrator").prefetch_related("deadlines")
+    if order == "deadline":
+        qs = qs.annotate(next_due=Min("deadlines__due_at", filter=Q(deadlines__status="running")))
+        return qs.order_by(F("next_due").asc(nulls_last=True), "-created_at", "-id")
+    return qs.order_by("-created_at", "-id")
 
 
 def case_get_for(user, case_id) -> Case:

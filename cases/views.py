@@ -36,7 +36,8 @@ LIST_TITLES = {
 @login_required
 def case_list(request):
     filters = CaseFilterForm(request.GET or None)
-    cases = selectors.case_list_for(request.user, **filters.selector_filters())
+    order = "deadline" if request.user.role == Role.MERCHANT else "newest"
+    cases = selectors.case_list_for(request.user, order=order, **filters.selector_filters())
     page = Paginator(cases, 25).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -157,6 +158,7 @@ def _case_page(request, case, *, failed_action=None, errors=None, values=None, s
             "events": events,
             "action_forms": forms,
             "party": PARTY_LABELS.get(case.party_of(request.user) or "", ""),
+            "deadlines": [d for d in case.deadlines.all() if d.status == "running"],
         },
         status=status,
     )

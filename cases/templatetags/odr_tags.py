@@ -6,8 +6,8 @@ from django import template
 from django.utils import timezone
 from django.utils.html import format_html
 
-from cases.labels import ACTION_LABELS, CHOICE_LABELS, EVENT_LABELS
-from cases.models import JurisdictionStatus
+from cases.labels import ACTION_LABELS, CHOICE_LABELS, EVENT_LABELS, PARTY_LABELS
+from cases.models import DeadlineKind, JurisdictionStatus
 from cases.money import format_amount
 
 register = template.Library()
@@ -63,3 +63,14 @@ def choice_label(value, field):
     if field == "jurisdiction":
         return JurisdictionStatus(value).label if value in JurisdictionStatus.values else value
     return CHOICE_LABELS.get(field, {}).get(value, value)
+
+
+@register.filter
+def party_label(party):
+    """Who must act: a party, both parties or the arbitrator, in the reader's language."""
+    return PARTY_LABELS.get(party, party)
+
+
+@register.filter
+def deadline_kind(kind):
+    return DeadlineKind(kind).label if kind in DeadlineKind.values else kind
