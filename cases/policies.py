@@ -141,9 +141,11 @@ def refusal(user, case, action) -> DomainError | None:
     meta = bound._django_fsm
     state = case.status
     if not meta.has_transition(state) or not meta.conditions_met(case, state):
+        from .labels import ACTION_LABELS
+
         return Conflict(
-            _("“%(action)s” is not allowed while the case is in the state “%(status)s”.")
-            % {"action": action, "status": case.status},
+            _("“%(action)s” is not allowed while the case is “%(status)s”.")
+            % {"action": ACTION_LABELS.get(action, action), "status": case.get_status_display()},
         )
     extra = _STATE_CHECKS.get(action)
     message = extra(case, user) if extra else None

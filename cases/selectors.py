@@ -41,7 +41,7 @@ def case_list_for(
     """The cases ``user`` may see, newest first, narrowed by the optional filters.
 
     ``status`` may list several, comma-separated; ``country`` matches either party's country;
-    ``created_from``/``created_to`` are aware datetimes (from inclusive, to exclusive). ``order="deadline"``
+    ``created_from``/``created_to`` bound the filing time (aware; from inclusive, to exclusive). ``order="deadline"``
     puts the cases whose running deadline ends soonest first (the merchant's inbox), then the newest.
     """
     q = case_visible_q(user)
@@ -55,9 +55,9 @@ def case_list_for(
     if country:
         qs = qs.filter(Q(consumer_country=country) | Q(merchant_country=country))
     if created_from:
-        qs = qs.filter(created_at__gte=created_from)
+        qs = qs.filter(filed_at__gte=created_from)
     if created_to:
-        qs = qs.filter(created_at__lt=created_to)
+        qs = qs.filter(filed_at__lt=created_to)
     qs = qs.select_related("consumer", "merchant", "mediator", "arbitrator").prefetch_related("deadlines")
     if order == "deadline":
         qs = qs.annotate(next_due=Min("deadlines__due_at", filter=Q(deadlines__status="running")))

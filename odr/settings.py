@@ -181,8 +181,8 @@ AXES_COOLOFF_TIME = float(os.environ.get("ODR_LOGIN_COOLOFF_HOURS", "0.25"))  # 
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_RESET_ON_SUCCESS = True
-AXES_IPWARE_PROXY_COUNT = int(os.environ.get("ODR_NUM_PROXIES", "0"))
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# The client address by the same rule as the API throttles (ODR_NUM_PROXIES trusted proxies).
+AXES_CLIENT_IP_CALLABLE = "odr.net.client_ip"
 AXES_ENABLE_ACCESS_FAILURE_LOG = False  # attempts are counted, not logged with their usernames
 AXES_VERBOSE = False
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"

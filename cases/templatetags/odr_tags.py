@@ -5,6 +5,8 @@ import datetime as dt
 from django import template
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django_countries import countries
 
 from cases.labels import ACTION_LABELS, CHOICE_LABELS, EVENT_LABELS, PARTY_LABELS
 from cases.models import DeadlineKind, JurisdictionStatus
@@ -74,3 +76,16 @@ def party_label(party):
 @register.filter
 def deadline_kind(kind):
     return DeadlineKind(kind).label if kind in DeadlineKind.values else kind
+
+
+@register.filter
+def country_name(code):
+    return countries.name(code) if code else ""
+
+
+@register.filter
+def forum_label(forum):
+    """The forum: this platform's own online procedure ("odr") or a country's courts."""
+    if forum == "odr":
+        return _("This platform's online procedure")
+    return countries.name(forum) if forum else "–"
