@@ -105,6 +105,10 @@ def event_append(*, case: Case, type: str, actor=None, payload: dict | None = No
     # Move the case's head with the chain (in memory too, so a later save of ``case`` keeps it).
     case.event_count, case.event_head = seq, event.hash
     Case.objects.filter(pk=case.pk).update(event_count=seq, event_head=event.hash)
+    # The outbox: notifications and their deliveries in this same transaction (design 4).
+    from notifications.services import notify_case_event
+
+    notify_case_event(case=case, event=event)
     return event
 
 

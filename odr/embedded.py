@@ -16,9 +16,11 @@ _started = threading.Event()
 
 def _loop(stop: threading.Event) -> None:
     from cases.deadlines import deadline_sweep
+    from notifications.services import delivery_retry_sweep
 
     while not stop.wait(settings.ODR_SWEEP_SECONDS):
         try:
+            delivery_retry_sweep()
             fired = deadline_sweep()
             if fired:
                 logger.info("embedded sweep fired %d deadlines", fired)

@@ -95,6 +95,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "notifications.context_processors.unread",
             ],
         },
     },
@@ -152,7 +153,15 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Beat: the deadline sweep every 30 s (deadlines are rows, never long ETAs; ARCHITECTURE.md design 3).
 CELERY_BEAT_SCHEDULE = {
     "deadline-sweep": {"task": "cases.deadline_sweep", "schedule": float(os.environ.get("ODR_SWEEP_SECONDS", "30"))},
+    "delivery-retries": {
+        "task": "notifications.retry_sweep",
+        "schedule": float(os.environ.get("ODR_SWEEP_SECONDS", "30")),
+    },
 }
+#: The address of the site, for links in e-mails.
+ODR_BASE_URL = os.environ.get("ODR_BASE_URL", "http://127.0.0.1:8000")
+#: Webhooks to loopback or private addresses: allowed only in development (DEBUG) or when set.
+ODR_WEBHOOK_ALLOW_PRIVATE = env_bool("ODR_WEBHOOK_ALLOW_PRIVATE", DEBUG or not os.environ.get("DATABASE_URL"))
 #: With no REDIS_URL (one machine), ``make run`` sweeps in a thread of the web process instead of beat.
 ODR_EMBEDDED_SWEEP = env_bool("ODR_EMBEDDED_SWEEP", False)
 ODR_SWEEP_SECONDS = float(os.environ.get("ODR_SWEEP_SECONDS", "30"))

@@ -11,10 +11,17 @@ from tests.factories import Cast
 
 
 @pytest.fixture(autouse=True)
-def _fast_hashing_and_clean_cache(settings):
+def _fast_hashing_and_clean_cache(settings, request):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     cache.clear()  # throttle counters live in the cache
+    # Outside the integration tests (which start real workers), tasks queued on commit run in-process:
+    # their delivery rows are what the unit tests check.
+    from odr.celery import app
+
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = "integration" not in request.keywords
     yield
+    app.conf.task_always_eager = eager
     cache.clear()
 
 

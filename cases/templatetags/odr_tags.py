@@ -15,17 +15,25 @@ from cases.money import format_amount
 register = template.Library()
 
 
+def _local_text(value) -> str:
+    local = timezone.localtime(value)
+    offset = local.strftime("%z")
+    offset = f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
+    return f"{local.strftime('%Y-%m-%d %H:%M')} ({offset})"
+
+
+@register.filter
+def local_time_text(value):
+    """Plain text "2026-11-27 18:34 (UTC+01:00)" in the active time zone (e-mails)."""
+    return _local_text(value) if isinstance(value, dt.datetime) else ""
+
+
 @register.filter
 def local_time(value):
     """``<time>`` in the active (viewer's) time zone: "2026-11-27 18:34 (UTC+01:00)"."""
     if not isinstance(value, dt.datetime):
         return ""
-    local = timezone.localtime(value)
-    offset = local.strftime("%z")
-    offset = f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
-    return format_html(
-        '<time datetime="{}">{} ({})</time>', value.isoformat(), local.strftime("%Y-%m-%d %H:%M"), offset
-    )
+    return format_html('<time datetime="{}">{}</time>', value.isoformat(), _local_text(value))
 
 
 @register.filter

@@ -1,0 +1,192 @@
+"""Writes of the notifications app: the outbox for case events, reading, webhook endpoints, deliveries."""
+
+import datetime as dt
+import json
+import logging
+import secrets
+import zoneinfo
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from accounts.models import Role, User
+from odr.errors import Forbidden, NotFound, ValidationFailed
+
+from . import policies, webhooks
+from .models import Channel, Delivery, DeliveryStatus, Notification, WebhookEndpoint
+
+logger = logging.getLogger(__name__)
+
+#: Events nobody but the actor needs to hear about.
+SILENT_EVENTS = {"created"}
+#: Events the operators hear about as well as the case's people.
+OPERATOR_EVENTS = {"challenge_neutral", "contest_jurisdiction", "deadline_fired"}
+#: Retry schedule: 30 s doubling up to 2 h; dead-lettered once a day has passed since the first try.
+RETRY_BASE_SECONDS = 30
+RETRY_MAX_SECONDS = 7200
+GIVE_UP_AFTER = dt.timedelta(hours=24)
+
+
+def _recipients(case, event) -> list[User]:
+    people = {case.consumer}
+    people.update(User.objects.filter(organisation_id=case.merchant_id, role=Role.MERCHANT, is_active=True))
+    for neutral in (case.mediator, case.arbitrator):
+        if neutral is not None:
+            people.add(neutral)
+    if event.type in OPERATOR_EVENTS:
+        people.update(User.objects.filter(role=Role.OPERATOR, is_active=True))
+    return sorted((p for p in people if p.is_active and p.pk != event.actor_id), key=lambda u: u.pk)
+
+
+def notify_case_event(*, case, event) -> list[Notification]:
+    """Write the notifications and delivery rows ``event`` causes, and queue the deliveries on commit.
+
+    Call in the transaction that appended ``event`` (``cases.events.event_append`` does).
+    """
+    if event.type in SILENT_EVENTS or case.status == "draft":
+        return []
+    made = []
+    deliveries = []
+    for user in _recipients(case, event):
+        notification = Notification.objects.create(user=user, case=case, event=event, type=event.type)
+        made.append(notification)
+        if user.email:
+            deliveries.append(Delivery(channel=Channel.EMAIL, notification=notification, event=event))
+    for endpoint in WebhookEndpoint.objects.filter(organisation_id=case.merchant_id, active=True):
+        if endpoint.wants(event.type):
+            deliveries.append(Delivery(channel=Channel.WEBHOOK, endpoint=endpoint, event=event))
+    for delivery in deliveries:
+        delivery.save()
+        transaction.on_commit(lambda pk=delivery.pk: _enqueue(pk))
+    return made
+
+
+def _enqueue(delivery_id: int) -> None:
+    """Queue one delivery; if the broker is away the row stays pending and the retry sweep queues it."""
+    from .tasks import deliver
+
+    try:
+        deliver.delay(delivery_id)
+    except Exception:
+        logger.exception("could not queue delivery %s; the retry sweep will", delivery_id)
+
+
+def notification_mark_read(*, user, notification_id) -> Notification:
+    with transaction.atomic():
+        notification = Notification.objects.select_for_update().filter(pk=notification_id, user=user).first()
+        if notification is None:
+            raise NotFound()
+        if notification.read_at is None:
+            notification.read_at = timezone.now()
+            notification.save(update_fields=["read_at"])
+    return notification
+
+
+@transaction.atomic
+def webhook_create(*, user, url: str, events: list[str], secret: str | None = None) -> WebhookEndpoint:
+    """Register a webhook URL for the user's merchant organisation."""
+    if not policies.can_manage_webhooks(user):
+        raise Forbidden(_("Only merchants register webhooks."))
+    try:
+        webhooks.check_url(url)
+    except webhooks.WebhookAddressError as exc:
+        raise ValidationFailed(fields={"url": [_(str(exc))]}) from exc
+    return WebhookEndpoint.objects.create(
+        organisation_id=user.organisation_id, url=url, events=events, secret=secret or secrets.token_hex(32)
+    )
+
+
+# --- delivering ---------------------------------------------------------------------------------
+def _email(delivery: Delivery) -> None:
+    notification = delivery.notification
+    user, case, event = notification.user, notification.case, notification.event
+    from cases.labels import EVENT_LABELS
+
+    with translation.override(user.language), timezone.override(zoneinfo.ZoneInfo(user.time_zone)):
+        context = {
+            "user": user,
+            "case": case,
+            "event": event,
+            "label": EVENT_LABELS.get(event.type, event.type),
+            "link": f"{settings.ODR_BASE_URL.rstrip('/')}/cases/{case.pk}/",
+        }
+        subject = render_to_string("notifications/email_subject.txt", context).strip()
+        body = render_to_string("notifications/email_body.txt", context)
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])
+
+
+def _webhook(delivery: Delivery) -> None:
+    event, endpoint = delivery.event, delivery.endpoint
+    case = event.case
+    body = json.dumps(
+        {
+            "id": f"evt_{event.pk}",
+            "type": event.type,
+            "case": {"id": str(case.pk), "reference": case.reference, "status": case.status},
+            "seq": event.seq,
+            "at": event.at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+            "hash": event.hash,
+        },
+        separators=(",", ":"),
+        sort_keys=True,
+    ).encode()
+    webhooks.post(endpoint.url, endpoint.secret, str(int(timezone.now().timestamp())), body)
+
+
+SENDERS = {Channel.EMAIL: _email, Channel.WEBHOOK: _webhook}
+
+
+def delivery_perform(*, delivery_id: int) -> str:
+    """Send one pending, due delivery; on failure schedule the next try or dead-letter it.
+
+    Idempotent: the row is locked for the attempt and a sent or dead row is never sent again. A crash
+    before commit leaves the row pending, to be tried again (at least once; never after it was marked).
+    """
+    with transaction.atomic():
+        delivery = (
+            Delivery.objects.select_for_update(skip_locked=True)
+            .select_related(
+                "notification__user", "notification__case", "notification__event", "event__case", "endpoint"
+            )
+            .filter(pk=delivery_id)
+            .first()
+        )
+        now = timezone.now()
+        if delivery is None or delivery.status != DeliveryStatus.PENDING or delivery.next_attempt_at > now:
+            return "skipped"
+        delivery.attempts += 1
+        try:
+            SENDERS[delivery.channel](delivery)
+        except Exception as exc:  # any failure of the far side: try again later
+            delivery.last_error = f"{type(exc).__name__}: {exc}"[:500]
+            if now - delivery.created_at >= GIVE_UP_AFTER:
+                delivery.status = DeliveryStatus.DEAD
+                logger.warning("delivery %s dead-lettered after %d attempts", delivery.pk, delivery.attempts)
+            else:
+                wait = min(RETRY_BASE_SECONDS * 2 ** (delivery.attempts - 1), RETRY_MAX_SECONDS)
+                delivery.next_attempt_at = now + dt.timedelta(seconds=wait)
+            delivery.save(update_fields=["attempts", "last_error", "status", "next_attempt_at"])
+            return "failed"
+        delivery.status = DeliveryStatus.SENT
+        delivery.sent_at = now
+        delivery.save(update_fields=["attempts", "status", "sent_at"])
+        return "sent"
+
+
+def delivery_retry_sweep(*, now=None, batch: int = 500) -> int:
+    """Queue the pending deliveries whose next try is due (a beat task, like the deadline sweep)."""
+    from .tasks import deliver
+
+    now = now or timezone.now()
+    ids = list(
+        Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:batch]
+    )
+    for pk in ids:
+        deliver.delay(pk)
+    return len(ids)
