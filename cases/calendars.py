@@ -72,3 +72,18 @@ def business_days_before(deadline: dt.datetime, business_days: int, country: str
         if is_business_day(day, country):
             counted += 1
     return day
+
+
+QUIET_FROM = dt.time(21, 0)
+QUIET_UNTIL = dt.time(8, 0)
+
+
+def quiet_hours_shift(moment: dt.datetime, time_zone: str) -> dt.datetime:
+    """``moment`` moved out of the quiet hours (21:00-08:00 local) to 08:00 local; aware UTC."""
+    tz = zoneinfo.ZoneInfo(time_zone)
+    local = moment.astimezone(tz)
+    if local.time() >= QUIET_FROM:
+        local = dt.datetime.combine(local.date() + dt.timedelta(days=1), QUIET_UNTIL, tzinfo=tz)
+    elif local.time() < QUIET_UNTIL:
+        local = dt.datetime.combine(local.date(), QUIET_UNTIL, tzinfo=tz)
+    return local.astimezone(dt.UTC)

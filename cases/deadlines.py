@@ -7,12 +7,13 @@ zone (``cases.calendars``); operators change them in the admin (``StageDuration`
 
 import datetime as dt
 import logging
+import zoneinfo
 
 from django.db import transaction
 from django.utils import timezone
 
-from .calendars import deadline_after
-from .models import Case, Deadline, DeadlineKind, DeadlineStatus, StageDuration, Status
+from .calendars import business_days_before, deadline_after, quiet_hours_shift
+from .models import Case, Deadline, DeadlineKind, DeadlineStatus, Reminder, StageDuration, Status
 
 logger = logging.getLogger(__name__)
 
@@ -66,9 +67,35 @@ def due_at_for(case: Case, kind: str, party: str, start: dt.datetime) -> dt.date
 
 
 def deadline_start(case: Case, kind: str, party: str, *, now: dt.datetime) -> Deadline:
-    return Deadline.objects.create(
+    deadline = Deadline.objects.create(
         case=case, kind=kind, party=party, started_at=now, due_at=due_at_for(case, kind, party, now)
     )
+    reminders_plan(deadline, now=now)
+    return deadline
+
+
+def _reminded(case: Case, party: str) -> list[tuple[str, str, str]]:
+    """``(party, country, time zone)`` of each side to remind for a deadline of ``party``."""
+    if party == "parties":
+        return [("consumer", *_calendars(case, "consumer")[0]), ("merchant", *_calendars(case, "merchant")[0])]
+    return [(party, *_calendars(case, party)[0])]
+
+
+def reminders_plan(deadline: Deadline, *, now: dt.datetime) -> list[Reminder]:
+    """Reminders 3 business days and 1 day before the deadline, to whoever must act, each moved out of the
+    recipient's quiet hours (21:00-08:00 local) to 08:00 their time; none already in the past."""
+    rows = []
+    for party, country, tz in _reminded(deadline.case, deadline.party):
+        zone = zoneinfo.ZoneInfo(tz)
+        local_due = deadline.due_at.astimezone(zone)
+        three_days = dt.datetime.combine(
+            business_days_before(deadline.due_at, 3, country, tz), local_due.time(), tzinfo=zone
+        )
+        for lead, natural in (("3_business_days", three_days), ("1_day", local_due - dt.timedelta(days=1))):
+            send_at = quiet_hours_shift(natural.astimezone(dt.UTC), tz)
+            if now < send_at < deadline.due_at:
+                rows.append(Reminder(deadline=deadline, party=party, lead=lead, send_at=send_at))
+    return Reminder.objects.bulk_create(rows)
 
 
 def deadline_sync(case: Case, *, previous_status: str, actor=None, now: dt.datetime | None = None) -> None:
@@ -93,6 +120,7 @@ def deadline_sync(case: Case, *, previous_status: str, actor=None, now: dt.datet
         deadline.status = DeadlineStatus.MET if acted else DeadlineStatus.CANCELLED
         deadline.closed_at = now
         deadline.save(update_fields=["status", "closed_at"])
+        deadline.reminders.filter(status="pending").update(status="cancelled")
     for kind, who in STAGE_CLOCKS.get(case.status, []):
         deadline_start(case, kind, who, now=now)
 
@@ -136,11 +164,44 @@ def _fire(deadline: Deadline, now: dt.datetime) -> None:
     deadline.status = DeadlineStatus.FIRED
     deadline.closed_at = now
     deadline.save(update_fields=["status", "closed_at"])
+    deadline.reminders.filter(status="pending").update(status="cancelled")
     event_append(
         case=locked,
         type="deadline_fired",
         payload={"kind": kind, "party": deadline.party, "due_at": deadline.due_at, "status": locked.status},
     )
+
+
+def reminder_sweep(*, now: dt.datetime | None = None, batch: int = 200) -> int:
+    """Send the reminders that are due: each appends a ``reminder`` event (proof of notice on the record)
+    whose notifications go to the reminded party. Claimed with SKIP LOCKED like deadlines; sent once."""
+    from .events import event_append
+
+    sent = 0
+    now = now or timezone.now()
+    with transaction.atomic():
+        rows = list(
+            Reminder.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("deadline")
+            .filter(status="pending", send_at__lte=now)
+            .order_by("send_at", "id")[:batch]
+        )
+        for reminder in rows:
+            deadline = reminder.deadline
+            running = deadline.status == DeadlineStatus.RUNNING
+            if running:
+                case = Case.objects.select_for_update().get(pk=deadline.case_id)
+                payload = {
+                    "kind": deadline.kind,
+                    "party": reminder.party,
+                    "lead": reminder.lead,
+                    "due_at": deadline.due_at,
+                }
+                event_append(case=case, type="reminder", payload=payload)
+                sent += 1
+            reminder.status = "sent" if running else "cancelled"
+            reminder.save(update_fields=["status"])
+    return sent
 
 
 def deadline_sweep(*, now: dt.datetime | None = None, batch: int = 100) -> int:
@@ -174,3 +235,8 @@ def deadline_sweep(*, now: dt.datetime | None = None, batch: int = 100) -> int:
                     logger.exception("deadline %s (%s) could not fire", deadline.pk, deadline.kind)
             if not progressed:
                 return fired
+
+
+def sweep_all(*, now: dt.datetime | None = None) -> dict:
+    """One tick of the clock: due reminders first, then due deadlines (what beat runs every 30 s)."""
+    return {"reminders": reminder_sweep(now=now), "deadlines": deadline_sweep(now=now)}

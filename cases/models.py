@@ -429,6 +429,28 @@ class Deadline(models.Model):
         return f"{self.case_id} {self.kind} due {self.due_at:%Y-%m-%d %H:%M}Z ({self.status})"
 
 
+class Reminder(models.Model):
+    """A notice to whoever must act before a deadline, sent by the sweep at ``send_at`` (outside quiet hours)."""
+
+    deadline = models.ForeignKey(Deadline, on_delete=models.CASCADE, related_name="reminders")
+    #: "consumer", "merchant" or "arbitrator": whose users are reminded.
+    party = models.CharField(max_length=16)
+    #: "3_business_days" or "1_day" before the deadline.
+    lead = models.CharField(max_length=16)
+    send_at = models.DateTimeField()
+    status = models.CharField(max_length=16, default="pending")  # pending, sent, cancelled
+
+    class Meta:
+        ordering = ["send_at", "id"]
+        indexes = [models.Index(fields=["send_at"], condition=models.Q(status="pending"), name="reminder_pending_due")]
+        constraints = [
+            models.UniqueConstraint(fields=["deadline", "party", "lead"], name="reminder_once_per_lead"),
+        ]
+
+    def __str__(self):
+        return f"{self.lead} reminder to {self.party} at {self.send_at:%Y-%m-%d %H:%M}Z ({self.status})"
+
+
 class StageDuration(models.Model):
     """The operator's setting of a stage's length in business days (defaults in cases.deadlines)."""
 

@@ -31,7 +31,20 @@ RETRY_MAX_SECONDS = 7200
 GIVE_UP_AFTER = dt.timedelta(hours=24)
 
 
+def _party_users(case, party: str) -> set[User]:
+    if party == "consumer":
+        return {case.consumer}
+    if party == "merchant":
+        return set(User.objects.filter(organisation_id=case.merchant_id, role=Role.MERCHANT, is_active=True))
+    if party == "arbitrator" and case.arbitrator is not None:
+        return {case.arbitrator}
+    return set()
+
+
 def _recipients(case, event) -> list[User]:
+    if event.type == "reminder":
+        # A reminder goes to whoever must act, not to everyone on the case.
+        return sorted(_party_users(case, (event.payload or {}).get("party", "")), key=lambda u: u.pk)
     people = {case.consumer}
     people.update(User.objects.filter(organisation_id=case.merchant_id, role=Role.MERCHANT, is_active=True))
     for neutral in (case.mediator, case.arbitrator):

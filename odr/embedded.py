@@ -15,15 +15,15 @@ _started = threading.Event()
 
 
 def _loop(stop: threading.Event) -> None:
-    from cases.deadlines import deadline_sweep
+    from cases.deadlines import sweep_all
     from notifications.services import delivery_retry_sweep
 
     while not stop.wait(settings.ODR_SWEEP_SECONDS):
         try:
             delivery_retry_sweep()
-            fired = deadline_sweep()
-            if fired:
-                logger.info("embedded sweep fired %d deadlines", fired)
+            done = sweep_all()
+            if any(done.values()):
+                logger.info("embedded sweep: %s", done)
         except Exception:
             logger.exception("embedded sweep failed")
         finally:
