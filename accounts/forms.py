@@ -15,7 +15,13 @@ def time_zone_choices():
 
 
 class LoginForm(AuthenticationForm):
-    username = forms.EmailField(label=_("E-mail address"), widget=forms.EmailInput(attrs={"autofocus": True}))
+    username = forms.EmailField(
+        label=_("E-mail address"), widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "username"})
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["password"].widget.attrs["autocomplete"] = "current-password"
 
     def clean_username(self):
         return self.cleaned_data["username"].lower()
@@ -36,7 +42,9 @@ class SignupForm(ProfileForm):
         initial=Role.CONSUMER,
     )
     email = forms.EmailField(label=_("E-mail address"), max_length=254)
-    password = forms.CharField(label=_("Password"), widget=forms.PasswordInput, strip=False)
+    password = forms.CharField(
+        label=_("Password"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}), strip=False
+    )
     legal_name = forms.CharField(
         label=_("Legal name of the business"),
         max_length=200,

@@ -67,6 +67,7 @@ def notify_case_event(*, case, event) -> list[Notification]:
     for user in _recipients(case, event):
         notification = Notification.objects.create(user=user, case=case, event=event, type=event.type)
         made.append(notification)
+        transaction.on_commit(lambda n=notification: _push(n))
         if user.email:
             deliveries.append(Delivery(channel=Channel.EMAIL, notification=notification, event=event))
     for endpoint in WebhookEndpoint.objects.filter(organisation_id=case.merchant_id, active=True):
@@ -76,6 +77,33 @@ def notify_case_event(*, case, event) -> list[Notification]:
         delivery.save()
         transaction.on_commit(lambda pk=delivery.pk: _enqueue(pk))
     return made
+
+
+def _push(notification: Notification) -> None:
+    """Send the notification to the user's open pages over the channel layer (best effort: the row is
+    the record; a page that was closed lists it on its next load)."""
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from cases.labels import EVENT_LABELS
+
+    from .consumers import user_group
+
+    with translation.override(notification.user.language):
+        title = str(EVENT_LABELS.get(notification.type, notification.type))
+    message = {
+        "type": "notification",
+        "id": notification.pk,
+        "title": title,
+        "case": {"id": str(notification.case_id), "reference": notification.case.reference},
+        "created_at": notification.created_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+    }
+    try:
+        async_to_sync(get_channel_layer().group_send)(
+            user_group(notification.user_id), {"type": "notification.created", "notification": message}
+        )
+    except Exception:
+        logger.exception("could not push notification %s", notification.pk)
 
 
 def _enqueue(delivery_id: int) -> None:

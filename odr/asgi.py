@@ -10,10 +10,14 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.urls import path  # noqa: E402
 
+from notifications.consumers import NotificationConsumer  # noqa: E402
 from odr.embedded import start_embedded_sweep  # noqa: E402
 
-websocket_urlpatterns: list = []
+websocket_urlpatterns = [
+    path("ws/notifications/", NotificationConsumer.as_asgi()),
+]
 start_embedded_sweep()
 
 application = ProtocolTypeRouter(

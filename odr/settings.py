@@ -158,6 +158,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(os.environ.get("ODR_SWEEP_SECONDS", "30")),
     },
 }
+#: Pages open a websocket for live notices (the bell); off only where no ASGI server runs.
+ODR_LIVE_UPDATES = env_bool("ODR_LIVE_UPDATES", True)
 #: The address of the site, for links in e-mails.
 ODR_BASE_URL = os.environ.get("ODR_BASE_URL", "http://127.0.0.1:8000")
 #: Webhooks to loopback or private addresses: allowed only in development (DEBUG) or when set.

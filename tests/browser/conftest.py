@@ -85,9 +85,13 @@ class Problems:
 
 
 @pytest.fixture
-def new_page(browser, live_site):
+def new_page(browser, live_site, settings):
     """``new_page(width=1280)``: a page in a fresh browser context (its own cookies: one user each)."""
     from playwright.sync_api import expect
+
+    # pytest-django's live server speaks HTTP only (WSGI): the pages' websocket for live notices is
+    # switched off here; tests/notifications/test_consumer.py tests that websocket over ASGI.
+    settings.ODR_LIVE_UPDATES = False
 
     expect.set_options(timeout=10_000)
     contexts = []
