@@ -42,26 +42,29 @@ def _create(*, email, password, role, display_name, country, time_zone, language
     return user
 
 
-@transaction.atomic
-def user_register(*, email, password, role, display_name, country, time_zone, language, legal_name=None) -> User:
-    """Self-service sign-up of a consumer or a merchant; a merchant also creates its organisation."""
-    if role not in SELF_REGISTER_ROLES:
-        raise ValidationFailed(fields={"role": [_("Only consumers and merchants can register themselves.")]})
+def _create_account(*, role, legal_name, country, time_zone, **fields) -> User:
+    """The user, with its merchant organisation when it is a merchant (inside the caller's transaction)."""
     organisation = None
     if role == Role.MERCHANT:
         if not legal_name:
             raise ValidationFailed(fields={"legal_name": [_("A merchant must give its legal name.")]})
         organisation = MerchantOrganisation.objects.create(legal_name=legal_name, country=country, time_zone=time_zone)
-    return _create(
-        email=email,
-        password=password,
-        role=role,
-        display_name=display_name,
-        country=country,
-        time_zone=time_zone,
-        language=language,
-        organisation=organisation,
-    )
+    user = _create(role=role, country=country, time_zone=time_zone, organisation=organisation, **fields)
+    if role == Role.OPERATOR and not user.is_staff:
+        user.is_staff = True  # operators use the admin
+        user.save(update_fields=["is_staff"])
+    return user
+
+
+@transaction.atomic
+def user_register(*, email, password, role, display_name, country, time_zone, language, legal_name=None) -> User:
+    """Self-service sign-up of a consumer or a merchant; a merchant also creates its organisation."""
+    if role not in SELF_REGISTER_ROLES:
+        raise ValidationFailed(fields={"role": [_("Only consumers and merchants can register themselves.")]})
+    return _create_account(
+        email=email, password=password, role=role, display_name=display_name, country=country,
+        time_zone=time_zone, language=language, legal_name=legal_name,
+    )  # fmt: skip
 
 
 @transaction.atomic
@@ -85,25 +88,10 @@ def user_create(
         raise Forbidden()
     if role not in Role.values:
         raise ValidationFailed(fields={"role": [_("Unknown role.")]})
-    organisation = None
-    if role == Role.MERCHANT:
-        if not legal_name:
-            raise ValidationFailed(fields={"legal_name": [_("A merchant must give its legal name.")]})
-        organisation = MerchantOrganisation.objects.create(legal_name=legal_name, country=country, time_zone=time_zone)
-    user = _create(
-        email=email,
-        password=password,
-        role=role,
-        display_name=display_name,
-        country=country,
-        time_zone=time_zone,
-        language=language,
-        organisation=organisation,
-    )
-    if role == Role.OPERATOR and user.is_staff is False:
-        user.is_staff = True  # operators use the admin
-        user.save(update_fields=["is_staff"])
-    return user
+    return _create_account(
+        email=email, password=password, role=role, display_name=display_name, country=country,
+        time_zone=time_zone, language=language, legal_name=legal_name,
+    )  # fmt: skip
 
 
 class InvalidCredentials(DomainError):

@@ -2,6 +2,8 @@
 
 from django.contrib import admin
 
+from odr.admin import ReadOnlyAdmin
+
 from .models import Case, CaseEvent, Deadline, IdempotencyKey, ReferenceCounter, StageDuration
 
 
@@ -37,22 +39,10 @@ class CaseAdmin(admin.ModelAdmin):
 
 
 @admin.register(CaseEvent)
-class CaseEventAdmin(admin.ModelAdmin):
+class CaseEventAdmin(ReadOnlyAdmin):
     list_display = ["case", "seq", "type", "actor_role", "at"]
     list_filter = ["type", "actor_role"]
     search_fields = ["case__reference"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(IdempotencyKey)
@@ -79,21 +69,12 @@ class ReferenceCounterAdmin(admin.ModelAdmin):
 
 
 @admin.register(Deadline)
-class DeadlineAdmin(admin.ModelAdmin):
+class DeadlineAdmin(ReadOnlyAdmin):
     """Deadlines are started, met and fired by the services and the sweep; the admin reads them."""
 
     list_display = ["case", "kind", "party", "due_at", "status"]
     list_filter = ["status", "kind"]
     search_fields = ["case__reference"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(StageDuration)

@@ -1,20 +1,16 @@
 from django.contrib import admin
 
+from odr.admin import ReadOnlyAdmin
+
 from .models import Delivery, Notification, WebhookEndpoint
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(ReadOnlyAdmin):
     """Operators watch failing and dead-lettered deliveries here."""
 
     list_display = ["id", "channel", "status", "attempts", "next_attempt_at", "last_error", "created_at"]
     list_filter = ["status", "channel"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
 
 
 @admin.register(Notification)
