@@ -2,8 +2,11 @@
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
+
+from odr.errors import NotFound
 
 from . import selectors, services
 
@@ -17,5 +20,8 @@ def notification_list(request):
 @login_required
 @require_POST
 def notification_open(request, notification_id):
-    notification = services.notification_mark_read(user=request.user, notification_id=notification_id)
+    try:
+        notification = services.notification_mark_read(user=request.user, notification_id=notification_id)
+    except NotFound:
+        raise Http404 from None
     return redirect("case-detail", case_id=notification.case_id)
