@@ -167,7 +167,8 @@ def _webhook(delivery: Delivery) -> None:
         {
             "id": f"evt_{event.pk}",
             "type": event.type,
-            "case": {"id": str(case.pk), "reference": case.reference, "status": case.status},
+            # The status the event left the case in, so every retry sends the same body.
+            "case": {"id": str(case.pk), "reference": case.reference, "status": (event.payload or {}).get("to")},
             "seq": event.seq,
             "at": event.at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
             "hash": event.hash,
@@ -189,7 +190,7 @@ def delivery_perform(*, delivery_id: int) -> str:
     """
     with transaction.atomic():
         delivery = (
-            Delivery.objects.select_for_update(skip_locked=True)
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related(
                 "notification__user", "notification__case", "notification__event", "event__case", "endpoint"
             )

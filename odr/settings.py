@@ -150,6 +150,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# With acks_late, a task whose worker died is handed out again after this many seconds (Redis broker);
+# every task here is short (time limits of at most 5 minutes) and idempotent.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("ODR_BROKER_VISIBILITY_TIMEOUT", "900"))}
 # Beat: the deadline sweep every 30 s (deadlines are rows, never long ETAs; ARCHITECTURE.md design 3).
 CELERY_BEAT_SCHEDULE = {
     "deadline-sweep": {"task": "cases.deadline_sweep", "schedule": float(os.environ.get("ODR_SWEEP_SECONDS", "30"))},

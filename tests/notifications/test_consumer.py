@@ -1,7 +1,7 @@
 """``/ws/notifications/``: a signed-in user's new notifications arrive over the websocket; others are refused."""
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async as sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
