@@ -4,6 +4,7 @@ import pytest
 from channels.db import database_sync_to_async as sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
+from django.db import connections
 
 from cases import services
 from notifications.consumers import NotificationConsumer
@@ -38,6 +39,7 @@ async def test_the_merchant_hears_of_a_new_complaint_and_the_consumer_of_the_res
     assert answer["case"]["id"] == str(case.pk)
     await merchant_ws.disconnect()
     await consumer_ws.disconnect()
+    await sync_to_async(connections.close_all)()  # the worker thread's connection, before the DB is dropped
 
 
 @pytest.mark.asyncio
