@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.test.utils import override_settings
 
 from accounts import services as accounts
 from accounts.models import User
@@ -66,8 +67,16 @@ DEMO_CASES = [
 class Command(BaseCommand):
     help = "Create the demo accounts of every role and a dozen demo cases (idempotent); print the passwords."
 
-    @transaction.atomic
     def handle(self, *args, **opts):
+        # The demo's own notices (dozens of e-mails) go to memory, not to the console of `make run`.
+        with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
+            self._seed()
+        self.stdout.write(f"Demo accounts (password for all: {DEMO_PASSWORD}):")
+        for email, role, *_rest in DEMO_USERS:
+            self.stdout.write(f"  {role:<10} {email}")
+
+    @transaction.atomic
+    def _seed(self):
         fresh = not User.objects.filter(email="operator@demo.odr").exists()
         users = {}
         for email, role, name, country, tz, lang, legal in DEMO_USERS:
@@ -84,9 +93,6 @@ class Command(BaseCommand):
         if fresh:
             for number, row in enumerate(DEMO_CASES, start=1):
                 self._case(users, number, *row)
-        self.stdout.write(f"Demo accounts (password for all: {DEMO_PASSWORD}):")
-        for email, role, *_rest in DEMO_USERS:
-            self.stdout.write(f"  {role:<10} {email}")
 
     def _case(self, users, number, consumer, merchant, state, category, remedy, amount, currency, product, text):
         consumer, merchant = users[consumer], users[merchant]
