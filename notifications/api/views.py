@@ -52,9 +52,18 @@ class NotificationReadApi(APIView):
         return Response(NotificationOutput(notification, context={"request": request}).data)
 
 
+def event_types() -> list[str]:
+    """The event types a webhook may subscribe to: every lifecycle action and the platform's own events."""
+    from cases.models import ACTIONS
+
+    return [*ACTIONS, "deadline_fired", "reminder"]
+
+
 class WebhookInput(serializers.Serializer):
     url = serializers.URLField(max_length=500)
-    events = serializers.ListField(child=serializers.CharField(max_length=64), required=False, default=list)
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=event_types()), required=False, default=list, max_length=50
+    )
     secret = serializers.CharField(min_length=16, max_length=128, required=False)
 
 
