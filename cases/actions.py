@@ -78,3 +78,20 @@ def action_perform(*, actor, case_id, action: str, data) -> Case:
             _("The request is invalid; see the field errors."), fields=flatten_errors(serializer.errors)
         )
     return call(actor, case_id, serializer.validated_data)
+
+
+def case_file_from_input(*, consumer, data: dict, submit: bool, idempotency_key=None, request_body=None):
+    """File from ``CaseFileInput``'s validated data (the API's body and the web form both produce it)."""
+    return services.case_file(
+        consumer=consumer,
+        merchant_id=data["merchant"],
+        order=data["order"],
+        category=data["category"],
+        description=data["description"],
+        remedy=data["remedy"],
+        claim=data["claim"],
+        language=data.get("language") or consumer.language,
+        submit=submit,
+        idempotency_key=idempotency_key,
+        request_body=request_body,
+    )

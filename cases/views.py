@@ -16,9 +16,10 @@ from django_countries import countries
 
 from accounts.models import Role, User
 from odr.errors import DomainError, NotFound, ValidationFailed
+from odr.forms import apply_domain_error
 
-from . import policies, selectors, services
-from .actions import action_input, action_perform
+from . import policies, selectors
+from .actions import action_input, action_perform, case_file_from_input
 from .api.serializers import MoneyField
 from .forms import CaseFileForm, CaseFilterForm, currency_choices
 from .labels import ACTION_LABELS, CHOICE_LABELS, FIELD_LABELS, PARTY_LABELS
@@ -73,21 +74,10 @@ def case_file(request):
     elif request.method == "POST" and form.is_valid():
         v = form.validated
         try:
-            case, _created = services.case_file(
-                consumer=request.user,
-                merchant_id=v["merchant"],
-                order=v["order"],
-                category=v["category"],
-                description=v["description"],
-                remedy=v["remedy"],
-                claim=v["claim"],
-                language=v.get("language") or request.user.language,
-                submit="save_draft" not in request.POST,
-                request_body=None,
+            case, _created = case_file_from_input(
+                consumer=request.user, data=v, submit="save_draft" not in request.POST
             )
         except DomainError as exc:
-            from odr.forms import apply_domain_error
-
             apply_domain_error(form, exc)
         else:
             if case.status == "draft":

@@ -7,8 +7,8 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
-from cases import policies, selectors, services
-from cases.actions import ACTION_HANDLERS, action_perform
+from cases import policies, selectors
+from cases.actions import ACTION_HANDLERS, action_perform, case_file_from_input
 from cases.models import ACTIONS
 from odr.errors import Forbidden, ValidationFailed
 from odr.pagination import CursorPagination
@@ -57,18 +57,8 @@ class CaseListCreateApi(APIView):
         key = request.headers.get("Idempotency-Key") or None
         if key is not None and len(key) > 255:
             raise ValidationFailed(fields={"Idempotency-Key": [_("At most 255 characters.")]})
-        case, created = services.case_file(
-            consumer=request.user,
-            merchant_id=v["merchant"],
-            order=v["order"],
-            category=v["category"],
-            description=v["description"],
-            remedy=v["remedy"],
-            claim=v["claim"],
-            language=v.get("language") or request.user.language,
-            submit=v["submit"],
-            idempotency_key=key,
-            request_body=request.data,
+        case, created = case_file_from_input(
+            consumer=request.user, data=v, submit=v["submit"], idempotency_key=key, request_body=request.data
         )
         headers = {} if created else {"Idempotent-Replayed": "true"}
         body = s.CaseOutput(case, context={"request": request}).data
