@@ -12,7 +12,9 @@ from odr.errors import NotFound, ValidationFailed, flatten_errors
 
 from . import policies, selectors, services
 from .api import serializers as s
+from .jurisdiction import Contract
 from .models import ACTIONS, Case
+from .services.jurisdiction import PLEADING_FIELDS
 
 
 def _no_args(service):
@@ -26,14 +28,23 @@ def _with(service, **names):
     )
 
 
+def _respond(actor, case_id, v):
+    return services.case_respond(
+        actor=actor,
+        case_id=case_id,
+        position=v["position"],
+        statement=v["statement"],
+        offer=v.get("offer"),
+        pleading={field: v[field] for field in PLEADING_FIELDS if field in v},
+        odr_agreement=v.get("odr_agreement", False),
+    )
+
+
 #: action -> (input serializer, call)
 ACTION_HANDLERS = {
     "submit": (s.EmptyInput, _no_args(services.case_submit)),
     "withdraw": (s.ReasonInput, _with(services.case_withdraw, reason="reason")),
-    "respond": (
-        s.RespondInput,
-        _with(services.case_respond, position="position", statement="statement", offer="offer"),
-    ),
+    "respond": (s.RespondInput, lambda actor, case_id, v: _respond(actor, case_id, v)),
     "declare_default": (s.EmptyInput, _no_args(services.case_declare_default)),
     "accept_jurisdiction": (s.EmptyInput, _no_args(services.case_accept_jurisdiction)),
     "contest_jurisdiction": (s.RequiredReasonInput, _with(services.case_contest_jurisdiction, reason="reason")),
@@ -91,6 +102,11 @@ def case_file_from_input(*, consumer, data: dict, submit: bool, idempotency_key=
         remedy=data["remedy"],
         claim=data["claim"],
         language=data.get("language") or consumer.language,
+        jurisdiction_facts={
+            "directing_indicators": list(dict.fromkeys(data.get("directing_indicators") or [])),
+            "contract": data.get("contract") or Contract.GOODS,
+            "consumer_odr_agreement": bool(data.get("odr_agreement")),
+        },
         submit=submit,
         idempotency_key=idempotency_key,
         request_body=request_body,

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .calendars import business_days_before, deadline_after, quiet_hours_shift
-from .models import Case, Deadline, DeadlineKind, DeadlineStatus, Reminder, StageDuration, Status
+from .models import Case, Deadline, DeadlineKind, DeadlineStatus, JurisdictionStatus, Reminder, StageDuration, Status
 
 logger = logging.getLogger(__name__)
 
@@ -141,14 +141,10 @@ def _fire(deadline: Deadline, now: dt.datetime) -> None:
         # The consumer's claim then goes to arbitration on its own.
         services.case_escalate(actor=None, case_id=case.pk, reason="merchant_did_not_respond")
     elif kind == DeadlineKind.JURISDICTION_OBJECTIONS and case.status == Status.JURISDICTION:
-        # Nobody objected in time: the platform confirms the proposal as it stands.
-        services.case_decide_jurisdiction(
-            actor=None,
-            case_id=case.pk,
-            forum=case.jurisdiction.get("forum") or "odr",
-            applicable_law=case.jurisdiction.get("applicable_law"),
-            reason="No objection within the period.",
-        )
+        if case.jurisdiction_status() == JurisdictionStatus.PROPOSED:
+            # Nobody contested in time: the platform confirms the proposal as it stands. A contested
+            # proposal waits for the operator or the neutral; the fired event alerts the operators.
+            services.case_confirm_jurisdiction(case_id=case.pk)
     elif kind == DeadlineKind.NEGOTIATION and case.status == Status.NEGOTIATION:
         services.case_request_mediation(actor=None, case_id=case.pk)
     elif kind == DeadlineKind.MEDIATION and case.status == Status.MEDIATION:

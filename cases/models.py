@@ -110,7 +110,14 @@ class Case(ConcurrentTransitionMixin, models.Model):
     claim_currency = models.CharField(_("claim currency"), max_length=3)
 
     response_position = models.CharField(_("merchant's position"), max_length=16, blank=True)
-    #: ``{"status", "forum", "applicable_law", "reasons", "accepted_by"}``; the engine of issue 5 fills it.
+    #: What the parties said that the jurisdiction engine needs: the consumer at filing
+    #: (``directing_indicators``, ``contract``, ``consumer_odr_agreement``), the merchant in its response
+    #: (``chosen_law``, ``chosen_forum``, ``choice_made_after_dispute``, ``forum_clause_exclusive``,
+    #: ``merchant_odr_agreement``).
+    jurisdiction_facts = models.JSONField(_("facts for the forum and the law"), default=dict, blank=True)
+    #: The proposal and its progress: ``{"status", "forum", "forum_options", "applicable_law", "reasons",
+    #: "mandatory_protection", "ruleset", "ruleset_version", "facts", "accepted_by", ...}``
+    #: (``cases.jurisdiction``; written by the respond, accept, contest and decide transitions).
     jurisdiction = models.JSONField(_("jurisdiction"), default=dict, blank=True)
     #: The party whose offer is open for the other to accept ("" when none): read by the accept policy.
     open_offer_party = models.CharField(max_length=16, blank=True, choices=Party.choices)
@@ -186,7 +193,7 @@ class Case(ConcurrentTransitionMixin, models.Model):
         target=RETURN_VALUE(S.JURISDICTION, S.SETTLED),
         permission=policies.permission("respond"),
     )
-    def respond(self, *, position, offer=None):
+    def respond(self, *, position, proposal: dict | None = None):
         self.response_position = position
         if position == "accept":
             self.outcome = {
@@ -196,15 +203,8 @@ class Case(ConcurrentTransitionMixin, models.Model):
                 "remedy": self.remedy,
             }
             return S.SETTLED
-        self.jurisdiction = {
-            "status": JurisdictionStatus.PROPOSED,
-            # The online procedure of this platform is the forum the parties are already in; the
-            # choice-of-law engine (cases/jurisdiction/, issue 5) fills the applicable law and reasons.
-            "forum": "odr",
-            "applicable_law": None,
-            "reasons": [],
-            "accepted_by": [],
-        }
+        # The proposal is the engine's answer (cases.jurisdiction), computed by the service.
+        self.jurisdiction = {**(proposal or {}), "status": JurisdictionStatus.PROPOSED, "accepted_by": []}
         self.open_offer_party = ""  # an offer, if any, is recorded by the service (offer_make)
         return S.JURISDICTION
 
@@ -243,13 +243,18 @@ class Case(ConcurrentTransitionMixin, models.Model):
         target=S.NEGOTIATION,
         permission=policies.permission("decide_jurisdiction"),
     )
-    def decide_jurisdiction(self, *, forum, applicable_law, reasons):
+    def decide_jurisdiction(self, *, forum, applicable_law, reasons, decided_by):
+        proposal = {k: self.jurisdiction.get(k) for k in ("forum", "applicable_law", "reasons")}
         self.jurisdiction = {
             **self.jurisdiction,
             "status": JurisdictionStatus.DECIDED,
             "forum": forum,
+            "forum_options": [forum],
             "applicable_law": applicable_law,
+            # The decision's reason first, then the proposal's reasons that it confirms or departs from.
             "reasons": reasons,
+            "proposal": proposal,
+            "decided_by": decided_by,
         }
 
     @transition(

@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from accounts.models import MerchantOrganisation
 from cases import policies
+from cases.jurisdiction import Contract, Facts, Indicator, localise
 from cases.models import Case, CaseEvent, Category, Remedy
 from cases.money import Money, MoneyError, parse_money
 
@@ -70,6 +71,18 @@ class CaseFileInput(serializers.Serializer):
     claim = MoneyField()
     language = serializers.ChoiceField(choices=[code for code, _ in settings.LANGUAGES], required=False)
     submit = serializers.BooleanField(default=True)
+    # Facts for the jurisdiction stage (cases/jurisdiction/): what the consumer saw of the merchant.
+    directing_indicators = serializers.ListField(
+        child=serializers.ChoiceField(choices=Indicator.choices),
+        required=False,
+        default=list,
+        max_length=len(Indicator.values),
+        help_text="what shows the merchant aimed its business at the consumer's country",
+    )
+    contract = serializers.ChoiceField(choices=Contract.choices, required=False, default=Contract.GOODS)
+    odr_agreement = serializers.BooleanField(
+        required=False, default=False, help_text="the consumer agrees that this platform's procedure decides"
+    )
 
     def validate_merchant(self, value):
         if not MerchantOrganisation.objects.filter(pk=value).exists():
@@ -90,12 +103,120 @@ class RequiredReasonInput(serializers.Serializer):
     reason = text()
 
 
-class RespondInput(serializers.Serializer):
+class CountryCodeField(serializers.CharField):
+    """An ISO 3166-1 alpha-2 code, any case in, upper case out; ``odr`` too when ``allow_odr``."""
+
+    default_error_messages = {
+        "country": _("Give an ISO 3166-1 alpha-2 country code."),
+        "country_or_odr": _("Give an ISO 3166-1 alpha-2 country code or “odr”."),
+    }
+
+    def __init__(self, *, allow_odr=False, **kwargs):
+        self.allow_odr = allow_odr
+        kwargs.setdefault("max_length", 3)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data).strip()
+        if self.allow_odr and value.lower() == "odr":
+            return "odr"
+        if value.upper() not in countries:
+            self.fail("country_or_odr" if self.allow_odr else "country")
+        return value.upper()
+
+
+class ContractChoiceInput(serializers.Serializer):
+    """The contract's (or the parties' later) choice of law and of forum, as a party pleads it."""
+
+    chosen_law = CountryCodeField(required=False, allow_null=True)
+    chosen_forum = CountryCodeField(
+        allow_odr=True,
+        required=False,
+        allow_null=True,
+        error_messages={"blank": _("A choice of forum needs the forum's country (or “odr”).")},
+        help_text="a country, or odr when both parties agreed to this platform's procedure",
+    )
+    choice_made_after_dispute = serializers.BooleanField(required=False)
+    forum_clause_exclusive = serializers.BooleanField(
+        required=False, help_text="false when the clause adds a forum rather than taking the others away"
+    )
+    contract = serializers.ChoiceField(choices=Contract.choices, required=False)
+
+    def check_choices(self, attrs) -> dict:
+        """Refuse facts that contradict each other; the engine never guesses."""
+        errors = {}
+        forum = attrs.get("chosen_forum")
+        if attrs.get("choice_made_after_dispute") and not (attrs.get("chosen_law") or forum):
+            errors["choice_made_after_dispute"] = [_("There is no choice of law or forum for this to date.")]
+        if "forum_clause_exclusive" in attrs and forum in (None, "odr"):
+            errors["forum_clause_exclusive"] = [_("Only a clause choosing a country's courts can add a forum.")]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+    def validate(self, attrs):
+        return self.check_choices(super().validate(attrs))
+
+
+class JurisdictionFactsInput(ContractChoiceInput):
+    """``POST /api/v1/jurisdiction/evaluate/``: the facts of a dispute."""
+
+    consumer_country = CountryCodeField()
+    merchant_country = CountryCodeField()
+    directed_to_consumer_country = serializers.BooleanField(required=False)
+    directing_indicators = serializers.ListField(
+        child=serializers.ChoiceField(choices=Indicator.choices), required=False, max_length=len(Indicator.values)
+    )
+    claim = MoneyField(required=False, allow_null=True)
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        indicators = attrs.get("directing_indicators") or []
+        directed = attrs.get("directed_to_consumer_country")
+        if directed is None and not indicators:
+            raise serializers.ValidationError(
+                {"directed_to_consumer_country": [_("Say whether the merchant directed its activity there.")]}
+            )
+        if directed is False and indicators:
+            raise serializers.ValidationError(
+                {
+                    "directing_indicators": [
+                        _("These show directed activity, but directed_to_consumer_country is false.")
+                    ]
+                }
+            )
+        return attrs
+
+    def facts(self) -> Facts:
+        v = self.validated_data
+        claim = v.get("claim")
+        indicators = list(dict.fromkeys(v.get("directing_indicators") or []))
+        return Facts(
+            consumer_country=v["consumer_country"],
+            merchant_country=v["merchant_country"],
+            directed=v.get("directed_to_consumer_country", bool(indicators)),
+            indicators=tuple(indicators),
+            chosen_law=v.get("chosen_law"),
+            chosen_forum=v.get("chosen_forum"),
+            forum_chosen_after_dispute=v.get("choice_made_after_dispute", False),
+            law_chosen_after_dispute=v.get("choice_made_after_dispute", False),
+            forum_clause_exclusive=v.get("forum_clause_exclusive", True),
+            contract=v.get("contract") or Contract.GOODS,
+            claim_amount=claim.amount if claim else None,
+            claim_currency=claim.currency if claim else None,
+        )
+
+
+class RespondInput(ContractChoiceInput):
     position = serializers.ChoiceField(choices=["accept", "offer", "contest"])
     statement = text()
     offer = MoneyField(required=False)
+    odr_agreement = serializers.BooleanField(
+        required=False, default=False, help_text="the merchant agrees that this platform's procedure decides"
+    )
 
     def validate(self, attrs):
+        attrs = super().validate(attrs)
         if attrs["position"] == "offer" and "offer" not in attrs:
             raise serializers.ValidationError({"offer": [_("An offer needs an amount.")]})
         if attrs["position"] != "offer" and "offer" in attrs:
@@ -168,6 +289,7 @@ class CaseOutput(serializers.ModelSerializer):
     mediator = PersonOutput(allow_null=True)
     arbitrator = PersonOutput(allow_null=True)
     deadlines = serializers.SerializerMethodField()
+    jurisdiction = serializers.SerializerMethodField()
     allowed_actions = serializers.SerializerMethodField()
     created_at_local = serializers.SerializerMethodField()
     updated_at_local = serializers.SerializerMethodField()
@@ -210,6 +332,9 @@ class CaseOutput(serializers.ModelSerializer):
             if d.status == "running"
         ]
 
+    def get_jurisdiction(self, case) -> dict:
+        return jurisdiction_output(localise(case.jurisdiction))
+
     def get_allowed_actions(self, case) -> list[str]:
         return policies.allowed_actions(self._user(), case)
 
@@ -218,6 +343,50 @@ class CaseOutput(serializers.ModelSerializer):
 
     def get_updated_at_local(self, case) -> str:
         return local_time(case.updated_at, self._user())
+
+
+class ReasonOutput(serializers.Serializer):
+    rule = serializers.CharField()
+    kind = serializers.CharField(help_text="forum, law, note or decision")
+    citation = serializers.CharField(allow_blank=True)
+    text = serializers.CharField(help_text="in the reader's language")
+
+
+class ProtectionOutput(serializers.Serializer):
+    country = serializers.CharField()
+    rule = serializers.CharField()
+    citation = serializers.CharField()
+    text = serializers.CharField()
+
+
+class JurisdictionOutput(serializers.Serializer):
+    """The engine's answer; on a case also ``status``, ``accepted_by``, ``contested_by`` and a decision's
+    ``proposal`` and ``decided_by``."""
+
+    status = serializers.CharField(required=False, help_text="proposed, agreed, contested or decided (cases only)")
+    applicable_law = serializers.CharField()
+    forum = serializers.CharField(help_text="a country, or odr")
+    forum_options = serializers.ListField(child=serializers.CharField())
+    reasons = ReasonOutput(many=True)
+    mandatory_protection = ProtectionOutput(many=True)
+    ruleset = serializers.CharField()
+    ruleset_name = serializers.CharField()
+    ruleset_version = serializers.CharField()
+    facts = serializers.DictField()
+    disclaimer = serializers.CharField()
+
+
+def jurisdiction_output(record: dict) -> dict:
+    """A localised jurisdiction record as the API shows it (``cases.jurisdiction.localise`` first)."""
+    if not record:
+        return record
+    return {**record, "disclaimer": str(DISCLAIMER)}
+
+
+DISCLAIMER = _(
+    "A proposal from general rules, not legal advice: the parties may contest it, and the courts decide "
+    "their own jurisdiction."
+)
 
 
 class CaseEventOutput(serializers.ModelSerializer):

@@ -7,4 +7,6 @@ urlpatterns = [
     path("cases/<uuid:case_id>/", views.CaseDetailApi.as_view(), name="api-case-detail"),
     path("cases/<uuid:case_id>/actions/<slug:action>/", views.CaseActionApi.as_view(), name="api-case-action"),
     path("cases/<uuid:case_id>/events/", views.CaseEventListApi.as_view(), name="api-case-events"),
+    path("cases/<uuid:case_id>/jurisdiction/", views.CaseJurisdictionApi.as_view(), name="api-case-jurisdiction"),
+    path("jurisdiction/evaluate/", views.JurisdictionEvaluateApi.as_view(), name="api-jurisdiction-evaluate"),
 ]

@@ -9,8 +9,9 @@ from rest_framework.views import APIView
 
 from cases import policies, selectors
 from cases.actions import ACTION_HANDLERS, action_perform, case_file_from_input
+from cases.jurisdiction import evaluate, localise
 from cases.models import ACTIONS
-from odr.errors import Forbidden, ValidationFailed
+from odr.errors import Forbidden, NotFound, ValidationFailed
 from odr.pagination import CursorPagination
 
 from . import serializers as s
@@ -116,3 +117,29 @@ class CaseEventListApi(generics.ListAPIView):
 
     def get_queryset(self):
         return selectors.event_list_for(self.request.user, self.kwargs["case_id"])
+
+
+class JurisdictionEvaluateApi(APIView):
+    """``POST /api/v1/jurisdiction/evaluate/``: stateless; the forum and the law for the facts given."""
+
+    throttle_classes = [UserRateThrottle]
+
+    @extend_schema(request=s.JurisdictionFactsInput, responses={200: s.JurisdictionOutput}, tags=["jurisdiction"])
+    def post(self, request):
+        data = s.JurisdictionFactsInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        answer = localise(evaluate(data.facts()).record())
+        return Response(s.jurisdiction_output(answer))
+
+
+class CaseJurisdictionApi(APIView):
+    """``GET /api/v1/cases/{id}/jurisdiction/``: the case's proposal (or decision) and its status."""
+
+    throttle_classes = [UserRateThrottle]
+
+    @extend_schema(responses={200: s.JurisdictionOutput}, tags=["jurisdiction"])
+    def get(self, request, case_id):
+        case = selectors.case_get_for(request.user, case_id)
+        if not case.jurisdiction.get("status"):
+            raise NotFound(_("This case has no proposal of forum and law yet: it comes with the merchant's response."))
+        return Response(s.jurisdiction_output(localise(case.jurisdiction)))

@@ -56,6 +56,7 @@ def _complaint_payload(case: Case) -> dict:
             "price": Money(case.order_price_amount, case.order_price_currency).as_dict(),
         },
         "claim": Money(case.claim_amount, case.claim_currency).as_dict(),
+        "jurisdiction_facts": case.jurisdiction_facts,
     }
 
 
@@ -86,6 +87,7 @@ def case_file(
     submit: bool,
     idempotency_key: str | None = None,
     request_body=None,
+    jurisdiction_facts: dict | None = None,
 ) -> tuple[Case, bool]:
     """File a complaint (``submit=True``) or keep it as a draft. Returns ``(case, created)``.
 
@@ -127,6 +129,7 @@ def case_file(
                 order_price_currency=order["price"].currency,
                 claim_amount=claim.amount,
                 claim_currency=claim.currency,
+                jurisdiction_facts=jurisdiction_facts or {},
                 created_at=now,
             )
             case.save(force_insert=True)

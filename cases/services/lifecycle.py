@@ -7,7 +7,7 @@ run the transition, save, append the event -- all inside one ``transaction.atomi
 from collections.abc import Callable
 
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import Role, User
@@ -17,8 +17,10 @@ from odr.errors import ValidationFailed
 from .. import policies, selectors
 from ..deadlines import deadline_sync
 from ..events import event_append
+from ..jurisdiction.common import NO_OBJECTION
 from ..models import Case, Party
 from ..money import Money
+from .jurisdiction import PLEADING_FIELDS, proposal_for_case
 
 
 def _perform(*, actor, case_id, action: str, run: Callable[[Case], dict | None]) -> Case:
@@ -66,14 +68,39 @@ def offer_make(*, case: Case, actor, party: str, amount: Money, remedy: str, not
     )
 
 
-def case_respond(*, actor, case_id, position: str, statement: str, offer: Money | None = None) -> Case:
-    """The merchant's answer: accept the claim (settles), make an offer, or contest."""
+def case_respond(
+    *,
+    actor,
+    case_id,
+    position: str,
+    statement: str,
+    offer: Money | None = None,
+    pleading: dict | None = None,
+    odr_agreement: bool = False,
+) -> Case:
+    """The merchant's answer: accept the claim (settles), make an offer, or contest.
+
+    Unless it accepts, the case moves to the jurisdiction stage with the engine's proposal of the forum
+    and the law, computed from the consumer's answers at filing and the merchant's ``pleading`` (the
+    contract's choice of law and forum) and ``odr_agreement``.
+    """
     if position == "offer" and offer is None:
         raise ValidationFailed(fields={"offer": [_("An offer needs an amount.")]})
+    pleading = {k: v for k, v in (pleading or {}).items() if k in PLEADING_FIELDS and v is not None}
 
     def run(case):
-        case.respond(position=position, offer=offer)
+        proposal = None
+        if position != "accept":
+            case.jurisdiction_facts = {
+                **(case.jurisdiction_facts or {}),
+                **pleading,
+                "merchant_odr_agreement": bool(odr_agreement),
+            }
+            proposal = proposal_for_case(case)
+        case.respond(position=position, proposal=proposal)
         payload = {"position": position, "statement": statement}
+        if proposal is not None:
+            payload["jurisdiction"] = _proposal_summary(proposal)
         if position == "offer":
             made = offer_make(case=case, actor=actor, party=Party.MERCHANT, amount=offer, remedy=case.remedy)
             payload["offer"] = {"id": made.pk, **offer.as_dict()}
@@ -106,12 +133,56 @@ def case_contest_jurisdiction(*, actor, case_id, reason: str) -> Case:
 
 
 def case_decide_jurisdiction(*, actor, case_id, forum: str, applicable_law: str, reason: str) -> Case:
+    """The operator or the case's neutral decides the forum and the law, with reasons (after a contest)."""
+
     def run(case):
-        reasons = [{"rule": "decision", "citation": "", "text": reason}]
-        case.decide_jurisdiction(forum=forum, applicable_law=applicable_law, reasons=reasons)
+        by = actor.role if actor is not None else "platform"
+        reasons = [{"rule": "decision", "kind": "decision", "citation": "", "text": reason, "by": by}]
+        case.decide_jurisdiction(forum=forum, applicable_law=applicable_law, reasons=reasons, decided_by=by)
         return {"forum": forum, "applicable_law": applicable_law, "reason": reason}
 
     return _perform(actor=actor, case_id=case_id, action="decide_jurisdiction", run=run)
+
+
+def case_confirm_jurisdiction(*, case_id) -> Case:
+    """Nobody contested the proposal in time (the deadline sweep): it stands, decided by the platform."""
+
+    def run(case):
+        proposal = case.jurisdiction
+        reasons = [_no_objection_reason(), *proposal.get("reasons", [])]
+        case.decide_jurisdiction(
+            forum=proposal.get("forum"),
+            applicable_law=proposal.get("applicable_law"),
+            reasons=reasons,
+            decided_by="platform",
+        )
+        case.jurisdiction["forum_options"] = proposal.get("forum_options") or [proposal.get("forum")]
+        return {
+            "forum": proposal.get("forum"),
+            "applicable_law": proposal.get("applicable_law"),
+            "rule": NO_OBJECTION.id,
+        }
+
+    return _perform(actor=None, case_id=case_id, action="decide_jurisdiction", run=run)
+
+
+def _no_objection_reason() -> dict:
+    with translation.override("en"):
+        return {"rule": NO_OBJECTION.id, "kind": "decision", "citation": "", "text": str(NO_OBJECTION.statement)}
+
+
+def _proposal_summary(proposal: dict) -> dict:
+    """What the event log keeps of a proposal: the conclusions, the rules and the rule set's version."""
+    return {
+        "forum": proposal["forum"],
+        "forum_options": proposal["forum_options"],
+        "applicable_law": proposal["applicable_law"],
+        "rules": [r["rule"] for r in proposal["reasons"]],
+        "mandatory_protection": [p["country"] for p in proposal["mandatory_protection"]],
+        "ruleset": proposal["ruleset"],
+        "ruleset_version": proposal["ruleset_version"],
+        "facts": proposal["facts"],
+    }
 
 
 def case_request_mediation(*, actor, case_id) -> Case:

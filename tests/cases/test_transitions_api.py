@@ -363,8 +363,22 @@ TRANSITIONS = [
         "merchant",
         "jurisdiction",
         body={"position": "offer", "statement": "Half back.", "offer": EUR_40},
-        case={"response_position": "offer", "jurisdiction.status": "proposed", "jurisdiction.forum": "odr"},
-        event={"position": "offer", "offer.amount": "40.00", "offer.currency": "EUR"},
+        # Priced in euros, the Spanish consumer's currency and not the Chinese merchant's: directed activity,
+        # so the engine proposes the consumer's courts and law (Brussels Ia art. 18(1), Rome I art. 6(1)).
+        case={
+            "response_position": "offer",
+            "jurisdiction.status": "proposed",
+            "jurisdiction.forum": "ES",
+            "jurisdiction.applicable_law": "ES",
+            "jurisdiction.ruleset": "eu",
+        },
+        event={
+            "position": "offer",
+            "offer.amount": "40.00",
+            "offer.currency": "EUR",
+            "jurisdiction.forum": "ES",
+            "jurisdiction.applicable_law": "ES",
+        },
         id="filed-respond-offer-to-jurisdiction",
     ),
     T(
