@@ -13,6 +13,7 @@ from accounts.models import MerchantOrganisation
 from odr.errors import flatten_errors
 
 from .api.serializers import CaseFileInput
+from .jurisdiction import Contract, Indicator
 from .models import Category, Remedy, Status
 from .money import currency_codes
 
@@ -38,6 +39,9 @@ FILING_FIELDS = {
     "claim.amount": "claim_amount",
     "claim.currency": "claim_currency",
     "language": "language",
+    "directing_indicators": "directing_indicators",
+    "contract": "contract",
+    "odr_agreement": "odr_agreement",
 }
 
 
@@ -62,6 +66,21 @@ class CaseFileForm(forms.Form):
         help_text=_("What happened, when, and what the merchant said. Facts and dates help most."),
     )
     language = forms.ChoiceField(label=_("Language of the case"), choices=settings.LANGUAGES)
+    directing_indicators = forms.MultipleChoiceField(
+        label=_("What did the shop do to sell to your country?"),
+        choices=Indicator.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Tick what applies. It decides whether your own country's courts and law protect you."),
+    )
+    contract = forms.ChoiceField(
+        label=_("What you bought is"), choices=Contract.choices, initial=Contract.GOODS, required=False
+    )
+    odr_agreement = forms.BooleanField(
+        label=_("I agree that this platform's procedure decides the dispute if we do not settle"),
+        required=False,
+        help_text=_("If the merchant agrees too, an arbitrator on this platform decides instead of a court."),
+    )
 
     def __init__(self, *args, merchant_search: str = "", **kwargs):
         super().__init__(*args, **kwargs)
@@ -95,6 +114,9 @@ class CaseFileForm(forms.Form):
             "remedy": data["remedy"],
             "claim": {"amount": data["claim_amount"].strip(), "currency": data["claim_currency"]},
             "language": data["language"],
+            "directing_indicators": data.get("directing_indicators") or [],
+            "contract": data.get("contract") or Contract.GOODS,
+            "odr_agreement": bool(data.get("odr_agreement")),
         }
         serializer = CaseFileInput(data=body)
         if not serializer.is_valid():

@@ -61,11 +61,20 @@ FIELD_LABELS = {
     "remedy": _("Remedy"),
     "reasons": _("Reasons"),
     "reference": _("Payment or shipment reference"),
+    "odr_agreement": _("I agree that this platform's procedure decides the dispute if we do not settle"),
+    "chosen_law": _("Law chosen in your terms of sale"),
+    "chosen_forum": _("Courts chosen in your terms of sale"),
+    "choice_made_after_dispute": _("These choices were agreed after the dispute arose"),
+    "forum_clause_exclusive": _("What the forum clause says"),
 }
 
 CHOICE_LABELS = {
     "position": {"accept": _("Accept the claim"), "offer": _("Make an offer"), "contest": _("Contest the claim")},
     "decision": {"granted": _("Granted"), "partly_granted": _("Partly granted"), "dismissed": _("Dismissed")},
+    "forum_clause_exclusive": {
+        "true": _("Only the chosen courts"),
+        "false": _("The chosen courts as well as the others"),
+    },
 }
 
 PARTY_LABELS = {

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from django_countries import countries
+from rest_framework.fields import BooleanField
 
 from accounts.models import Role, User
 from odr.errors import DomainError, NotFound, ValidationFailed
@@ -20,10 +21,12 @@ from odr.forms import apply_domain_error
 
 from . import policies, selectors
 from .actions import action_input, action_perform, case_file_from_input
-from .api.serializers import MoneyField
+from .api.serializers import DISCLAIMER, MoneyField
 from .forms import CaseFileForm, CaseFilterForm, currency_choices
+from .jurisdiction import localise
 from .labels import ACTION_LABELS, CHOICE_LABELS, FIELD_LABELS, PARTY_LABELS
 from .models import Remedy
+from .services.jurisdiction import PLEADING_FIELDS
 
 LIST_TITLES = {
     Role.CONSUMER: gettext_lazy("My cases"),
@@ -95,12 +98,27 @@ def case_file(request):
     return render(request, template, {"form": form, "merchant_search": search})
 
 
+#: Optional facts for the jurisdiction engine, asked after the action's own fields.
+_LATER_FIELDS = ("odr_agreement", *PLEADING_FIELDS)
+
+
 def _action_fields(action, case):
     """What the form of ``action`` asks for, read from the action's input serializer."""
     fields = []
-    for name, spec in action_input(action)().fields.items():
+    specs = sorted(action_input(action)().fields.items(), key=lambda item: item[0] in _LATER_FIELDS)
+    for name, spec in specs:
         field = {"name": name, "label": FIELD_LABELS.get(name, name), "required": spec.required, "kind": "text"}
-        if isinstance(spec, MoneyField):
+        if name == "forum_clause_exclusive":
+            labels = CHOICE_LABELS[name]
+            field.update(kind="select", choices=[("", "–"), ("true", labels["true"]), ("false", labels["false"])])
+        elif isinstance(spec, BooleanField):
+            field["kind"] = "checkbox"
+        elif name in ("chosen_law", "chosen_forum"):
+            options = [("", _("None"))]
+            if name == "chosen_forum":
+                options.append(("odr", _("This platform's online procedure")))
+            field.update(kind="select", choices=options + list(countries))
+        elif isinstance(spec, MoneyField):
             field.update(kind="money", currencies=currency_choices(), currency=case.claim_currency)
         elif name == "user":
             role = Role.MEDIATOR if action == "assign_mediator" else Role.ARBITRATOR
@@ -149,6 +167,8 @@ def _case_page(request, case, *, failed_action=None, errors=None, values=None, s
             "action_forms": forms,
             "party": PARTY_LABELS.get(case.party_of(request.user) or "", ""),
             "deadlines": [d for d in case.deadlines.all() if d.status == "running"],
+            "jurisdiction": localise(case.jurisdiction) if case.jurisdiction.get("status") else None,
+            "disclaimer": DISCLAIMER,
         },
         status=status,
     )

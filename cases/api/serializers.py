@@ -140,7 +140,6 @@ class ContractChoiceInput(serializers.Serializer):
     forum_clause_exclusive = serializers.BooleanField(
         required=False, help_text="false when the clause adds a forum rather than taking the others away"
     )
-    contract = serializers.ChoiceField(choices=Contract.choices, required=False)
 
     def check_choices(self, attrs) -> dict:
         """Refuse facts that contradict each other; the engine never guesses."""
@@ -167,6 +166,7 @@ class JurisdictionFactsInput(ContractChoiceInput):
     directing_indicators = serializers.ListField(
         child=serializers.ChoiceField(choices=Indicator.choices), required=False, max_length=len(Indicator.values)
     )
+    contract = serializers.ChoiceField(choices=Contract.choices, required=False)
     claim = MoneyField(required=False, allow_null=True)
 
     def validate(self, attrs):

@@ -97,3 +97,13 @@ def forum_label(forum):
     if forum == "odr":
         return _("This platform's online procedure")
     return countries.name(forum) if forum else "–"
+
+
+@register.filter
+def role_label(role):
+    """A role's translated name; ``platform`` for what the platform decided itself."""
+    from accounts.models import Role
+
+    if role == "platform":
+        return _("The platform")
+    return Role(role).label if role in Role.values else role

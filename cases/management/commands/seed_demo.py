@@ -113,6 +113,13 @@ class Command(BaseCommand):
             claim=money,
             language=consumer.language,
             submit=state != "draft",
+            # The shops shipped abroad and sold in the buyer's language: activity directed to the
+            # consumer's country, so the jurisdiction engine proposes the consumer's courts and law.
+            jurisdiction_facts={
+                "directing_indicators": ["delivers_to_consumer_country", "consumer_language"],
+                "contract": "goods",
+                "consumer_odr_agreement": False,
+            },
         )
         if state != "draft":
             people = People(
