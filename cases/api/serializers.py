@@ -372,6 +372,7 @@ class JurisdictionOutput(serializers.Serializer):
     ruleset = serializers.CharField()
     ruleset_name = serializers.CharField()
     ruleset_version = serializers.CharField()
+    caveat = serializers.CharField(help_text="what the rule set does not cover")
     facts = serializers.DictField()
     disclaimer = serializers.CharField()
 

@@ -30,8 +30,16 @@ RULESET = RuleSet(
             "cn.spc.529.after",
             f"{CPL}, art. 35; {SPC}, art. 529",
             k.FORUM_CHOSEN_AFTER_DISPUTE,
-            when=c.forum_chosen & c.forum_after_dispute,
+            when=c.forum_chosen & c.forum_after_dispute & ~c.adds_forum,
             then=CHOSEN_FORUM,
+        ),
+        forum(
+            "cn.spc.529.adds",
+            f"{SPC}, art. 529; {CPL}, art. 276",
+            k.FORUM_CLAUSE_ADDS,
+            when=c.forum_chosen & c.adds_forum & c.directed,
+            then=CONSUMER,
+            also=(CHOSEN_FORUM, MERCHANT),
         ),
         forum(
             "cn.cpl.276",
@@ -103,13 +111,23 @@ RULESET = RuleSet(
             when=c.law_chosen & ~(c.chose_merchant_law & c.law_after_dispute),
         ),
         note(
+            "cn.cpl.odr.prior",
+            "Law of the PRC on the Protection of Consumer Rights and Interests, art. 26",
+            _(
+                "An agreement in the merchant's standard terms, made before the dispute, to use this platform "
+                "instead of the courts cannot take away the consumer's rights; the courts proposed here remain "
+                "open."
+            ),
+            when=c.odr_chosen & ~c.forum_after_dispute,
+        ),
+        note(
             "cn.spc.31",
             f"{SPC}, art. 31",
             _(
                 "A forum clause in the merchant's standard terms is invalid if the merchant did not draw the "
                 "consumer's attention to it in a reasonable way; the Chinese courts remain open to the consumer."
             ),
-            when=c.forum_chosen & ~c.forum_after_dispute & c.directed,
+            when=c.forum_chosen & ~c.forum_after_dispute & ~c.adds_forum & c.directed & ~c.chosen_forum_is_consumers,
         ),
         *k.NOTES,
     ),

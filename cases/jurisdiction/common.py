@@ -18,6 +18,10 @@ FORUM_CLAUSE_ADDS = _(
     "The forum clause lets the consumer sue in %(chosen_forum)s as well; it takes nothing away, so the consumer "
     "may still sue at home in %(consumer)s."
 )
+FORUM_CLAUSE_ADDS_MERCHANT = _(
+    "The forum clause adds the courts of %(chosen_forum)s without taking any away: those courts are proposed, "
+    "and the merchant's own courts in %(merchant)s remain open."
+)
 FORUM_CONSUMER_HOME = _(
     "The merchant directed its activity to %(consumer)s, so the consumer may sue there, in their own courts, "
     "wherever the merchant is established."

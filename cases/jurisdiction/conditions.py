@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from .facts import EEA_EFTA, EU_EEA, Contract
+from .facts import EEA_EFTA, EU, EU_EEA, Contract
 from .rules import Condition
 
 domestic = Condition("both parties in one country", lambda f: f.consumer_country == f.merchant_country)
@@ -34,3 +34,14 @@ def claim_at_most(amount: str, currency: str) -> Condition:
         f"a claim of at most {currency} {amount}",
         lambda f: f.claim_currency == currency and f.claim_amount is not None and f.claim_amount <= limit,
     )
+
+
+chosen_forum_is_consumers = Condition(
+    "the chosen court is the consumer's", lambda f: f.chosen_forum == f.consumer_country
+)
+chosen_law_is_consumers = Condition("the consumer's law was chosen", lambda f: f.chosen_law == f.consumer_country)
+#: The European Small Claims Procedure binds the EU Member States except Denmark (Reg. 861/2007 art. 2(3)).
+in_escp_states = Condition(
+    "both parties in EU Member States bound by the Small Claims Regulation",
+    lambda f: {f.consumer_country, f.merchant_country} <= (EU - {"DK"}),
+)

@@ -151,6 +151,7 @@ def localise(record: dict) -> dict:
         "reasons": _localise_reasons(record.get("reasons", []), facts),
         "mandatory_protection": protections,
         "ruleset_name": str(ruleset.name) if ruleset else "",
+        "caveat": str(ruleset.caveat) if ruleset and ruleset.caveat else "",
     }
     if record.get("proposal"):
         proposal = record["proposal"]

@@ -15,6 +15,17 @@ PAMMER = "CJEU, Joined Cases C-585/08 and C-144/09, Pammer and Hotel Alpenhof, E
 def rome_i(prefix: str, instrument: str) -> tuple:
     """The law rules of Rome I, shared by the EU and the United Kingdom (which kept Rome I in its law)."""
     return (
+        law(
+            f"{prefix}.3.3",
+            f"{instrument}, art. 3(3)",
+            _(
+                "Everything about the contract is in %(consumer)s: the parties chose the law of %(chosen_law)s, "
+                "but that cannot set aside the mandatory rules of the law of %(consumer)s."
+            ),
+            when=c.domestic & c.law_chosen & ~c.chosen_law_is_consumers,
+            then=CHOSEN_LAW,
+            protect=CONSUMER,
+        ),
         law(f"{prefix}.1.1", f"{instrument}, art. 1(1)", k.DOMESTIC_LAW.statement, when=c.domestic, then=CONSUMER),
         law(
             f"{prefix}.6.2",
@@ -44,14 +55,14 @@ RULESET = RuleSet(
             when=c.odr_chosen & c.forum_after_dispute,
             then=ODR,
         ),
-        forum("eu.bia.4.1.domestic", f"{BIA}, art. 4(1)", k.DOMESTIC_FORUM.statement, when=c.domestic, then=CONSUMER),
         forum(
             "eu.bia.19.1",
-            f"{BIA}, art. 19(1)",
+            f"{BIA}, art. 19(1); CJEU, Case C-566/22 Inkreal (2024)",
             k.FORUM_CHOSEN_AFTER_DISPUTE,
-            when=c.forum_chosen & c.forum_after_dispute,
+            when=c.forum_chosen & c.forum_after_dispute & ~c.adds_forum,
             then=CHOSEN_FORUM,
         ),
+        forum("eu.bia.4.1.domestic", f"{BIA}, art. 4(1)", k.DOMESTIC_FORUM.statement, when=c.domestic, then=CONSUMER),
         forum(
             "eu.bia.19.2",
             f"{BIA}, art. 19(2)",
@@ -75,8 +86,16 @@ RULESET = RuleSet(
                 "The merchant did not direct its activity to %(consumer)s, so the consumer rules do not apply and "
                 "the agreed courts of %(chosen_forum)s have jurisdiction."
             ),
-            when=c.forum_chosen & c.chosen_forum_in_eu,
+            when=c.forum_chosen & c.chosen_forum_in_eu & ~c.adds_forum,
             then=CHOSEN_FORUM,
+        ),
+        forum(
+            "eu.bia.25.4",
+            f"{BIA}, arts. 4(1) and 25(1)",
+            k.FORUM_CLAUSE_ADDS_MERCHANT,
+            when=c.forum_chosen & c.adds_forum,
+            then=CHOSEN_FORUM,
+            also=(MERCHANT,),
         ),
         forum(
             "eu.bia.6.1.clause",
@@ -119,7 +138,7 @@ RULESET = RuleSet(
             "eu.bia.19.clause",
             f"{BIA}, art. 19",
             k.FORUM_CLAUSE_NOT_BINDING,
-            when=c.forum_chosen & ~c.forum_after_dispute & ~c.adds_forum & c.directed,
+            when=c.forum_chosen & ~c.forum_after_dispute & ~c.adds_forum & c.directed & ~c.chosen_forum_is_consumers,
         ),
         note(
             "eu.adr.10.1",
@@ -143,7 +162,7 @@ RULESET = RuleSet(
                 "A claim of up to EUR 5,000 between parties in different Member States may also go through the "
                 "European Small Claims Procedure, in writing and without a lawyer."
             ),
-            when=~c.domestic & c.merchant_in_eu & ~c.consumer_in_denmark & c.claim_at_most("5000", "EUR"),
+            when=~c.domestic & c.in_escp_states & c.claim_at_most("5000", "EUR"),
         ),
         note(
             "eu.eea",

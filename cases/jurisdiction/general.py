@@ -27,8 +27,16 @@ RULESET = RuleSet(
             "general.forum.after",
             AUTONOMY,
             k.FORUM_CHOSEN_AFTER_DISPUTE,
-            when=c.forum_chosen & c.forum_after_dispute,
+            when=c.forum_chosen & c.forum_after_dispute & ~c.adds_forum,
             then=CHOSEN_FORUM,
+        ),
+        forum(
+            "general.forum.adds",
+            AUTONOMY,
+            k.FORUM_CLAUSE_ADDS,
+            when=c.forum_chosen & c.adds_forum & c.directed,
+            then=CONSUMER,
+            also=(CHOSEN_FORUM, MERCHANT),
         ),
         forum(
             "general.forum.consumer",
@@ -77,6 +85,14 @@ RULESET = RuleSet(
             _("The law the parties chose, %(chosen_law)s, governs the contract."),
             when=c.law_chosen,
             then=CHOSEN_LAW,
+        ),
+        law(
+            "general.law.consumer",
+            "A rule shared by many systems, e.g. Japan, Act on General Rules for Application of Laws, art. 11(2); "
+            "Republic of Korea, Act on Private International Law, art. 47",
+            k.LAW_CONSUMER_DIRECTED,
+            when=c.directed,
+            then=CONSUMER,
         ),
         law(
             "general.law.closest",

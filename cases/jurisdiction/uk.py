@@ -24,14 +24,14 @@ RULESET = RuleSet(
             when=c.odr_chosen & c.forum_after_dispute,
             then=ODR,
         ),
-        k.DOMESTIC_FORUM,
         forum(
             "uk.cjja.15b.6.after",
             f"{CJJA}, s. 15B(6)",
             k.FORUM_CHOSEN_AFTER_DISPUTE,
-            when=c.forum_chosen & c.forum_after_dispute,
+            when=c.forum_chosen & c.forum_after_dispute & ~c.adds_forum,
             then=CHOSEN_FORUM,
         ),
+        k.DOMESTIC_FORUM,
         forum(
             "uk.cjja.15b.6.adds",
             f"{CJJA}, s. 15B(6)",
@@ -76,7 +76,7 @@ RULESET = RuleSet(
             "uk.cjja.15b.6.clause",
             f"{CJJA}, s. 15B(6)",
             k.FORUM_CLAUSE_NOT_BINDING,
-            when=c.forum_chosen & ~c.forum_after_dispute & ~c.adds_forum & c.directed,
+            when=c.forum_chosen & ~c.forum_after_dispute & ~c.adds_forum & c.directed & ~c.chosen_forum_is_consumers,
         ),
         note(
             "uk.aa.91",

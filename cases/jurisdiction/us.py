@@ -34,8 +34,24 @@ RULESET = RuleSet(
                 "US courts generally enforce a forum clause in a consumer contract, even in standard terms, unless "
                 "it is unreasonable: the agreed courts of %(chosen_forum)s are proposed."
             ),
-            when=c.forum_chosen,
+            when=c.forum_chosen & ~c.adds_forum,
             then=CHOSEN_FORUM,
+        ),
+        forum(
+            "us.forum_clause.permissive.directed",
+            f"{R2D} § 80",
+            k.FORUM_CLAUSE_ADDS,
+            when=c.forum_chosen & c.adds_forum & c.directed,
+            then=CONSUMER,
+            also=(CHOSEN_FORUM, MERCHANT),
+        ),
+        forum(
+            "us.forum_clause.permissive",
+            f"{R2D} § 80",
+            k.FORUM_CLAUSE_ADDS_MERCHANT,
+            when=c.forum_chosen & c.adds_forum,
+            then=CHOSEN_FORUM,
+            also=(MERCHANT,),
         ),
         forum(
             "us.personal_jurisdiction.directed",
