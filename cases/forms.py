@@ -74,7 +74,7 @@ class CaseFileForm(forms.Form):
         help_text=_("Tick what applies. It decides whether your own country's courts and law protect you."),
     )
     contract = forms.ChoiceField(
-        label=_("What you bought is"), choices=Contract.choices, initial=Contract.GOODS, required=False
+        label=_("Kind of purchase"), choices=Contract.choices, initial=Contract.GOODS, required=False
     )
     odr_agreement = forms.BooleanField(
         label=_("I agree that this platform's procedure decides the dispute if we do not settle"),

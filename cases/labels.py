@@ -46,6 +46,9 @@ EVENT_LABELS = {
     "reject": _("Complaint rejected"),
     "close": _("Case closed"),
     "deadline_fired": _("A deadline passed"),
+    "evidence_added": _("Evidence added"),
+    "evidence_integrity_failure": _("A stored file failed its integrity check"),
+    "party_data_erased": _("Personal data erased"),
 }
 
 FIELD_LABELS = {

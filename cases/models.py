@@ -393,6 +393,40 @@ class CaseEvent(models.Model):
         return f"{self.case_id} #{self.seq} {self.type}"
 
 
+class Evidence(models.Model):
+    """A file a party uploaded, encrypted at rest under its own key (``cases.evidence``).
+
+    The SHA-256 of the plaintext is on the event log (``evidence_added``) and is checked again at every
+    download. Erasure (crypto-shredding) deletes the wrapped key and the stored file and keeps the row
+    and the hash, so the case's chain still verifies.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="evidence")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    party = models.CharField(_("party"), max_length=16, choices=Party.choices)
+    filename = models.CharField(_("file name"), max_length=128)
+    description = models.CharField(_("description"), max_length=500, blank=True)
+    content_type = models.CharField(_("type"), max_length=100)
+    size = models.PositiveBigIntegerField(_("size"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    #: Where the ciphertext lies under ODR_EVIDENCE_DIR: random, never the user's file name.
+    storage_name = models.CharField(max_length=80, unique=True, editable=False)
+    key_id = models.CharField(max_length=32, editable=False)
+    wrapped_key = models.BinaryField(null=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    erased_at = models.DateTimeField(null=True, blank=True, editable=False)
+    integrity_failed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["case", "created_at", "id"]
+        indexes = [models.Index(fields=["case", "created_at"])]
+        verbose_name_plural = _("evidence")
+
+    def __str__(self):
+        return f"{self.filename} ({self.case_id})"
+
+
 class DeadlineKind(models.TextChoices):
     MERCHANT_RESPONSE = "merchant_response", _("Merchant's response")
     JURISDICTION_OBJECTIONS = "jurisdiction_objections", _("Objections to forum and law")

@@ -168,3 +168,21 @@ def allowed_actions(user, case) -> list[str]:
     if not can_view(user, case):
         return []
     return [action for action in ACTIONS if refusal(user, case, action) is None]
+
+
+# --- evidence -----------------------------------------------------------------------------------
+#: A case that has ended takes no more evidence.
+EVIDENCE_CLOSED_STATES = ("closed", "withdrawn", "rejected")
+
+
+def evidence_upload_refusal(user, case) -> DomainError | None:
+    """Why ``user`` may not add evidence to ``case`` now, or None. Assumes ``can_view``."""
+    if not (_consumer(case, user) or _merchant(case, user)):
+        return Forbidden(_("Only the parties can add evidence."))
+    if case.status in EVIDENCE_CLOSED_STATES:
+        return Conflict(_("Evidence cannot be added to a case that has ended."))
+    return None
+
+
+def can_upload_evidence(user, case) -> bool:
+    return can_view(user, case) and evidence_upload_refusal(user, case) is None

@@ -4,6 +4,7 @@ Thin: the same selectors, policies and services as the API; the lifecycle action
 ``cases.actions.action_perform`` exactly as the API's do.
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -22,6 +23,7 @@ from odr.forms import apply_domain_error
 from . import policies, selectors
 from .actions import action_input, action_perform, case_file_from_input
 from .api.serializers import DISCLAIMER, MoneyField
+from .evidence.sniff import ALLOWED
 from .forms import CaseFileForm, CaseFilterForm, currency_choices
 from .jurisdiction import localise
 from .labels import ACTION_LABELS, CHOICE_LABELS, FIELD_LABELS, PARTY_LABELS
@@ -168,6 +170,12 @@ def _case_page(request, case, *, failed_action=None, errors=None, values=None, s
             "party": PARTY_LABELS.get(case.party_of(request.user) or "", ""),
             "deadlines": [d for d in case.deadlines.all() if d.status == "running"],
             "jurisdiction": localise(case.jurisdiction) if case.jurisdiction.get("status") else None,
+            "evidence": list(case.evidence.select_related("uploaded_by").order_by("created_at", "id")),
+            "can_upload": policies.can_upload_evidence(request.user, case),
+            "evidence_max_mb": f"{settings.ODR_EVIDENCE_MAX_BYTES / 1024 / 1024:g}",
+            "evidence_max_bytes": settings.ODR_EVIDENCE_MAX_BYTES,
+            "evidence_max_files": settings.ODR_EVIDENCE_MAX_FILES,
+            "evidence_accept": ",".join(sorted({f".{ext}" for _m, (_c, exts) in ALLOWED.items() for ext in exts})),
             "disclaimer": DISCLAIMER,
         },
         status=status,

@@ -22,9 +22,9 @@ from .models import Channel, Delivery, DeliveryStatus, Notification, WebhookEndp
 logger = logging.getLogger(__name__)
 
 #: Events nobody but the actor needs to hear about.
-SILENT_EVENTS = {"created"}
+SILENT_EVENTS = {"created", "party_data_erased"}
 #: Events the operators hear about as well as the case's people.
-OPERATOR_EVENTS = {"challenge_neutral", "contest_jurisdiction", "deadline_fired"}
+OPERATOR_EVENTS = {"challenge_neutral", "contest_jurisdiction", "deadline_fired", "evidence_integrity_failure"}
 #: Retry schedule: 30 s doubling up to 2 h; dead-lettered once a day has passed since the first try.
 RETRY_BASE_SECONDS = 30
 RETRY_MAX_SECONDS = 7200

@@ -63,6 +63,32 @@ class IdempotencyKeyReused(DomainError):
     default_message = _("This Idempotency-Key was already used with a different request body.")
 
 
+class PayloadTooLarge(DomainError):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    code = "too_large"
+    default_message = _("The file is too large.")
+
+
+class UnsupportedType(DomainError):
+    status_code = status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
+    code = "unsupported_type"
+    default_message = _("This type of file is not accepted.")
+
+
+class Gone(DomainError):
+    status_code = status.HTTP_410_GONE
+    code = "erased"
+    default_message = _("This file was erased on a data-protection request.")
+
+
+class IntegrityFailure(DomainError):
+    """Stored data no longer matches what the event log recorded: refused, recorded and alerted."""
+
+    status_code = status.HTTP_409_CONFLICT
+    code = "integrity_failure"
+    default_message = _("The stored file does not match its recorded hash; the operators have been alerted.")
+
+
 def flatten_errors(detail, prefix=""):
     """Turn DRF's nested error detail into ``{"order.price.currency": ["..."]}``."""
     if isinstance(detail, dict):

@@ -294,6 +294,19 @@ SPECTACULAR_SETTINGS = {
 
 # --- Domain settings ---------------------------------------------------------------------------
 ODR_MAX_TEXT_LENGTH = int(os.environ.get("ODR_MAX_TEXT_LENGTH", "10000"))
+
+# --- Evidence vault (cases/evidence/) ------------------------------------------------------------
+# Files are encrypted at rest under their own keys, wrapped by these master keys:
+# "id:base64-of-32-bytes" separated by commas, the first used for new files (manage.py
+# rotate_evidence_keys --new-key prints one). Production refuses to start without them; the embedded
+# default and DEBUG runs keep a generated key in ODR_EVIDENCE_DEV_KEY_FILE instead.
+ODR_EVIDENCE_DIR = Path(os.environ.get("ODR_EVIDENCE_DIR", BASE_DIR / "var" / "evidence"))
+ODR_EVIDENCE_KEYS = os.environ.get("ODR_EVIDENCE_KEYS", "")
+ODR_EVIDENCE_DEV_KEY_FILE = Path(os.environ.get("ODR_EVIDENCE_DEV_KEY_FILE", BASE_DIR / "var" / "evidence-dev.key"))
+ODR_EVIDENCE_MAX_BYTES = int(os.environ.get("ODR_EVIDENCE_MAX_BYTES", str(20 * 1024 * 1024)))
+ODR_EVIDENCE_MAX_FILES = int(os.environ.get("ODR_EVIDENCE_MAX_FILES", "50"))
+if not ODR_EVIDENCE_KEYS and not DEBUG and os.environ.get("DATABASE_URL"):
+    raise ImproperlyConfigured("ODR_EVIDENCE_KEYS must be set when DATABASE_URL is set and DEBUG is off.")
 ODR_IDEMPOTENCY_TTL_HOURS = int(os.environ.get("ODR_IDEMPOTENCY_TTL_HOURS", "24"))
 
 # --- Logging: requests and errors, never bodies, tokens or passwords ---------------------------

@@ -9,10 +9,16 @@ from rest_framework.test import APIClient
 
 from tests.factories import Cast
 
+#: The master key of the tests' evidence vaults ("id:base64 of 32 bytes").
+TEST_EVIDENCE_KEY = "test1:" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVoxMjM0NTY="
+
 
 @pytest.fixture(autouse=True)
-def _fast_hashing_and_clean_cache(settings, request):
+def _fast_hashing_and_clean_cache(settings, request, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Each test has its own evidence vault and a known master key.
+    settings.ODR_EVIDENCE_DIR = tmp_path / "evidence"
+    settings.ODR_EVIDENCE_KEYS = TEST_EVIDENCE_KEY
     cache.clear()  # throttle counters live in the cache
     # Outside the integration tests (which start real workers), tasks queued on commit run in-process:
     # their delivery rows are what the unit tests check.

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from ..evidence import api as evidence_api
 from . import views
 
 urlpatterns = [
@@ -8,5 +9,12 @@ urlpatterns = [
     path("cases/<uuid:case_id>/actions/<slug:action>/", views.CaseActionApi.as_view(), name="api-case-action"),
     path("cases/<uuid:case_id>/events/", views.CaseEventListApi.as_view(), name="api-case-events"),
     path("cases/<uuid:case_id>/jurisdiction/", views.CaseJurisdictionApi.as_view(), name="api-case-jurisdiction"),
+    path("cases/<uuid:case_id>/evidence/", evidence_api.EvidenceListCreateApi.as_view(), name="api-evidence-list"),
+    path(
+        "cases/<uuid:case_id>/evidence/<uuid:evidence_id>/download/",
+        evidence_api.EvidenceDownloadApi.as_view(),
+        name="api-evidence-download",
+    ),
+    path("cases/<uuid:case_id>/export/", views.CaseExportApi.as_view(), name="api-case-export"),
     path("jurisdiction/evaluate/", views.JurisdictionEvaluateApi.as_view(), name="api-jurisdiction-evaluate"),
 ]

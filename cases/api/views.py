@@ -143,3 +143,27 @@ class CaseJurisdictionApi(APIView):
         if not case.jurisdiction.get("status"):
             raise NotFound(_("This case has no proposal of forum and law yet: it comes with the merchant's response."))
         return Response(s.jurisdiction_output(localise(case.jurisdiction)))
+
+
+def export_response(*, user, case_id):
+    """The case's record bundle as a streamed zip (``cases.export``)."""
+    from django.http import StreamingHttpResponse
+
+    from cases.export.bundle import bundle_for
+
+    name, chunks = bundle_for(user=user, case_id=case_id)
+    response = StreamingHttpResponse(chunks, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+class CaseExportApi(APIView):
+    """``GET /api/v1/cases/{id}/export/``: the case record as a zip anyone can verify offline."""
+
+    throttle_classes = [UserRateThrottle]
+
+    @extend_schema(responses={(200, "application/zip"): bytes}, tags=["cases"])
+    def get(self, request, case_id):
+        return export_response(user=request.user, case_id=case_id)

@@ -56,7 +56,7 @@ def event_types() -> list[str]:
     """The event types a webhook may subscribe to: every lifecycle action and the platform's own events."""
     from cases.models import ACTIONS
 
-    return [*ACTIONS, "deadline_fired", "reminder"]
+    return [*ACTIONS, "deadline_fired", "reminder", "evidence_added"]
 
 
 class WebhookInput(serializers.Serializer):

@@ -98,9 +98,7 @@ def test_the_case_page_speaks_the_readers_language(cast):
 def test_a_contested_proposal_is_decided_by_the_operator_with_reasons(cast):
     case = _file(cast, directing_indicators=["delivers_to_consumer_country"])
     web(cast.merchant).post(f"/cases/{case.pk}/actions/respond/", {"position": "contest", "statement": "No."})
-    web(cast.merchant).post(
-        f"/cases/{case.pk}/actions/contest_jurisdiction/", {"reason": "We never shipped to Spain."}
-    )
+    web(cast.merchant).post(f"/cases/{case.pk}/actions/contest_jurisdiction/", {"reason": "We never shipped to Spain."})
     operator = web(cast.operator)
     assert "Decide the forum and applicable law" in text(operator.get(f"/cases/{case.pk}/"))
     response = operator.post(

@@ -425,11 +425,15 @@ def test_pages_show_user_text_as_text(cast):
         assert "<script>alert" not in html, name
         assert "<img src=x" not in html, name
         assert "&lt;script&gt;alert(2)&lt;/script&gt;" in html, name  # the consumer's name
-        # Only the site's own script files, none inline: htmx and the live-notice listener.
-        assert Page(html).scripts == [
+        # Only the site's own script files, none inline: htmx, the live-notice listener and, on a case
+        # page, the evidence uploader.
+        expected = [
             {"src": "/static/django_htmx/htmx-2.min.js", "text": ""},
             {"src": "/static/js/notifications.js", "text": ""},
-        ], name
+        ]
+        if "case page" in name:
+            expected.append({"src": "/static/js/evidence.js", "text": ""})
+        assert Page(html).scripts == expected, name
     case_page = pages["consumer's case page"].content.decode()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in case_page
     assert "&lt;script&gt;alert(4)&lt;/script&gt;" in case_page

@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""Check an ODR case record bundle offline. Needs only Python 3.8+ and its standard library.
+
+    python3 verify.py                  # the unpacked folder this file is in
+    python3 verify.py FOLDER           # an unpacked bundle
+    python3 verify.py BUNDLE.zip       # the zip as downloaded
+
+Checks, in this order, and stops at the first thing that does not hold:
+  1. events.jsonl is a complete hash chain: sequence numbers 1..N, each event's prev_hash is the hash of
+     the one before (the first's is 64 zeros), each payload hashes to its payload_hash (erased payloads
+     are null and skipped), and each hash is SHA-256(prev_hash + canonical event);
+  2. case.json names the same case and the chain's head (count and last hash);
+  3. every evidence file the log recorded is present and hashes to what the log recorded, unless the
+     log also records that it was erased;
+  4. MANIFEST.sha256 lists every file of the bundle and each file's SHA-256 matches it.
+Compare the chain head printed with the one on the case page (or one you noted earlier): a record that
+was rewritten from the start would verify on its own, but not end in the same head.
+Prints "OK ..." and exits 0, or "FAIL: ..." naming the first mismatch and exits 1 (2 for bad usage).
+
+Canonical form: JSON with sorted keys, no spaces, UTF-8 (not ASCII-escaped). The chained fields are
+{"case", "seq", "type", "actor", "actor_role", "at", "payload_hash"}.
+"""
+
+import hashlib
+import json
+import os
+import sys
+import zipfile
+
+GENESIS = "0" * 64
+MANIFEST = "MANIFEST.sha256"
+
+
+class Failure(Exception):
+    pass
+
+
+def canonical(value):
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+class Folder:
+    def __init__(self, root):
+        self.root = root
+
+    def names(self):
+        found = []
+        for directory, _dirs, files in os.walk(self.root):
+            for name in files:
+                path = os.path.relpath(os.path.join(directory, name), self.root).replace(os.sep, "/")
+                if "__pycache__" not in path.split("/"):
+                    found.append(path)
+        return found
+
+    def read(self, name):
+        with open(os.path.join(self.root, *name.split("/")), "rb") as f:
+            return f.read()
+
+
+class Zip:
+    def __init__(self, path):
+        self.zip = zipfile.ZipFile(path)
+        tops = {n.split("/", 1)[0] for n in self.zip.namelist()}
+        # A bundle's files sit in one folder named after the case.
+        self.prefix = tops.pop() + "/" if len(tops) == 1 and all("/" in n for n in self.zip.namelist()) else ""
+
+    def names(self):
+        return [n[len(self.prefix) :] for n in self.zip.namelist() if not n.endswith("/")]
+
+    def read(self, name):
+        return self.zip.read(self.prefix + name)
+
+
+def check_manifest(bundle):
+    names = set(bundle.names())
+    if MANIFEST not in names:
+        raise Failure(MANIFEST + " is missing")
+    listed = {}
+    for number, line in enumerate(bundle.read(MANIFEST).decode("utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        digest, sep, name = line.partition("  ")
+        if not sep or len(digest) != 64:
+            raise Failure(f"{MANIFEST} line {number} is not '<sha256>  <path>'")
+        listed[name] = digest
+    for name in sorted(listed):
+        if name not in names:
+            raise Failure(f"{name}: listed in {MANIFEST} but missing")
+        if sha256(bundle.read(name)) != listed[name]:
+            raise Failure(f"{name}: SHA-256 does not match {MANIFEST}")
+    for name in sorted(names - set(listed) - {MANIFEST}):
+        raise Failure(f"{name}: not listed in {MANIFEST}")
+
+
+def check_chain(bundle):
+    events = []
+    prev_hash = GENESIS
+    lines = bundle.read("events.jsonl").decode("utf-8").splitlines()
+    for number, line in enumerate(lines, start=1):
+        try:
+            event = json.loads(line)
+        except ValueError:
+            raise Failure(f"events.jsonl line {number} is not JSON") from None
+        where = f"events.jsonl line {number} (event {event.get('seq')}, {event.get('type')})"
+        if event.get("seq") != number:
+            raise Failure(f"{where}: expected sequence number {number}")
+        if event.get("prev_hash") != prev_hash:
+            raise Failure(f"{where}: prev_hash is not the previous event's hash")
+        payload = event.get("payload")
+        if payload is not None and sha256(canonical(payload)) != event.get("payload_hash"):
+            raise Failure(f"{where}: the payload does not match its payload_hash")
+        body = {k: event.get(k) for k in ("case", "seq", "type", "actor", "actor_role", "at", "payload_hash")}
+        if sha256(prev_hash.encode("ascii") + canonical(body)) != event.get("hash"):
+            raise Failure(f"{where}: the hash does not match the event")
+        prev_hash = event["hash"]
+        events.append(event)
+    if not events:
+        raise Failure("events.jsonl holds no events")
+    return events
+
+
+def check_case(bundle, events):
+    try:
+        case = json.loads(bundle.read("case.json").decode("utf-8"))
+    except (KeyError, ValueError, OSError):
+        raise Failure("case.json is missing or not JSON") from None
+    chain = case.get("chain") or {}
+    if case.get("reference") != events[0]["case"] or any(e["case"] != case.get("reference") for e in events):
+        raise Failure("case.json: the reference is not the events' case")
+    if chain.get("event_count") != len(events) or chain.get("event_head") != events[-1]["hash"]:
+        raise Failure(
+            f"case.json: the case records {chain.get('event_count')} events ending in {chain.get('event_head')}; "
+            f"events.jsonl has {len(events)} ending in {events[-1]['hash']}"
+        )
+    return case
+
+
+def check_evidence(bundle, events, case):
+    paths = {item.get("id"): item.get("path") for item in case.get("evidence", [])}
+    erased = set()
+    for event in events:
+        if event["type"] in ("evidence_erased", "party_data_erased") and event.get("payload"):
+            erased.update(event["payload"].get("evidence", []))
+    names = set(bundle.names())
+    count = 0
+    for event in events:
+        payload = event.get("payload")
+        if event["type"] != "evidence_added" or payload is None:
+            continue
+        evidence_id = payload["evidence"]
+        if evidence_id in erased:
+            continue
+        path = paths.get(evidence_id)
+        if not path or path not in names:
+            raise Failure(f"evidence {evidence_id} (event {event['seq']}) is missing from the bundle")
+        if sha256(bundle.read(path)) != payload["sha256"]:
+            raise Failure(f"{path}: SHA-256 differs from the event log (event {event['seq']})")
+        count += 1
+    return count
+
+
+def main(argv):
+    if len(argv) > 2:
+        print("usage: python3 verify.py [FOLDER | BUNDLE.zip]", file=sys.stderr)
+        return 2
+    target = argv[1] if len(argv) == 2 else os.path.dirname(os.path.abspath(__file__))
+    try:
+        bundle = Zip(target) if os.path.isfile(target) else Folder(target)
+    except (OSError, zipfile.BadZipFile) as exc:
+        print(f"FAIL: cannot open {target}: {exc}")
+        return 1
+    try:
+        events = check_chain(bundle)
+        case = check_case(bundle, events)
+        files = check_evidence(bundle, events, case)
+        check_manifest(bundle)
+    except Failure as failure:
+        print(f"FAIL: {failure}")
+        return 1
+    except (KeyError, OSError) as exc:
+        print(f"FAIL: {exc} is missing")
+        return 1
+    print(
+        f"OK {case['reference']}: {len(events)} events, chain head {events[-1]['hash']}, "
+        f"{files} evidence files match the log"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
