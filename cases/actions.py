@@ -67,6 +67,11 @@ ACTION_HANDLERS = {
     "dispute_compliance": (s.RequiredReasonInput, _with(services.case_dispute_compliance, reason="reason")),
     "reject": (s.RequiredReasonInput, _with(services.case_reject, reason="reason")),
     "close": (s.ReasonInput, _with(services.case_close, reason="reason")),
+    "disclose": (s.DisclosureInput, _with(services.case_disclose, statement="statement")),
+    "decide_challenge": (
+        s.DecideChallengeInput,
+        _with(services.case_decide_challenge, upheld="upheld", reason="reason"),
+    ),
 }
 assert set(ACTION_HANDLERS) == set(ACTIONS), "every lifecycle action needs a handler"
 

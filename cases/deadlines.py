@@ -63,6 +63,8 @@ def _calendars(case: Case, party: str) -> list[tuple[str, str]]:
 
 def due_at_for(case: Case, kind: str, party: str, start: dt.datetime) -> dt.datetime:
     days = business_days(kind)
+    if kind == DeadlineKind.COMPLIANCE and (case.outcome or {}).get("comply_within_days"):
+        days = int(case.outcome["comply_within_days"])  # what the parties agreed to
     return max(deadline_after(start, days, country, tz) for country, tz in _calendars(case, party))
 
 
@@ -235,4 +237,10 @@ def deadline_sweep(*, now: dt.datetime | None = None, batch: int = 100) -> int:
 
 def sweep_all(*, now: dt.datetime | None = None) -> dict:
     """One tick of the clock: due reminders first, then due deadlines (what beat runs every 30 s)."""
-    return {"reminders": reminder_sweep(now=now), "deadlines": deadline_sweep(now=now)}
+    from mediation.services import session_reminder_sweep
+
+    return {
+        "reminders": reminder_sweep(now=now),
+        "session_reminders": session_reminder_sweep(now=now),
+        "deadlines": deadline_sweep(now=now),
+    }

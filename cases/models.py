@@ -304,6 +304,30 @@ class Case(ConcurrentTransitionMixin, models.Model):
 
     @transition(
         field=status,
+        source=[S.MEDIATION, S.ARBITRATION],
+        target=None,
+        conditions=[lambda case: case.current_neutral_id is not None],
+        permission=policies.permission("disclose"),
+    )
+    def disclose(self, *, statement):
+        pass
+
+    @transition(
+        field=status,
+        source=[S.MEDIATION, S.ARBITRATION],
+        target=None,
+        conditions=[lambda case: case.current_neutral_id is not None],
+        permission=policies.permission("decide_challenge"),
+    )
+    def decide_challenge(self, *, upheld):
+        if upheld:  # the neutral steps down; the roster appoints another
+            if self.status == S.MEDIATION:
+                self.mediator = None
+            else:
+                self.arbitrator = None
+
+    @transition(
+        field=status,
         source=S.ARBITRATION,
         target=RETURN_VALUE(S.AWARDED, S.CLOSED),
         permission=policies.permission("issue_award"),
@@ -363,7 +387,7 @@ ACTIONS = (
     "submit", "withdraw", "respond", "declare_default", "accept_jurisdiction", "contest_jurisdiction",
     "decide_jurisdiction", "request_mediation", "accept_settlement", "escalate", "assign_mediator",
     "assign_arbitrator", "challenge_neutral", "issue_award", "report_compliance", "confirm_compliance",
-    "dispute_compliance", "reject", "close",
+    "dispute_compliance", "reject", "close", "disclose", "decide_challenge",
 )  # fmt: skip
 
 

@@ -66,6 +66,10 @@ def _operator_or_neutral(case, user):
     return is_operator(user) or (_authenticated(user) and user.pk in {case.mediator_id, case.arbitrator_id} - {None})
 
 
+def _current_neutral(case, user):
+    return _authenticated(user) and case.current_neutral_id is not None and user.pk == case.current_neutral_id
+
+
 def _escalate(case, user):
     if case.status == "defaulted":
         # The merchant who stayed silent does not steer its own default.
@@ -97,6 +101,8 @@ PERMISSIONS = {
     "dispute_compliance": _consumer,
     "reject": _operator,
     "close": _operator,
+    "disclose": _current_neutral,
+    "decide_challenge": _operator,
 }
 
 
@@ -123,9 +129,35 @@ def _accept_settlement_check(case, user):
     return None
 
 
+def _challenge_check(case, user):
+    from mediation.services import active_appointment
+
+    appointment = active_appointment(case)
+    if appointment is None:
+        return _("There is no appointment to challenge.")
+    if appointment.challenged_by:
+        return _("This neutral has already been challenged; the operator decides.")
+    from django.utils import timezone
+
+    if timezone.now() > appointment.challenge_until:
+        return _("The time to challenge this neutral has passed.")
+    return None
+
+
+def _decide_challenge_check(case, user):
+    from mediation.services import active_appointment
+
+    appointment = active_appointment(case)
+    if appointment is None or not appointment.challenged_by:
+        return _("No challenge is waiting for a decision.")
+    return None
+
+
 _STATE_CHECKS = {
     "accept_jurisdiction": _accept_jurisdiction_check,
     "accept_settlement": _accept_settlement_check,
+    "challenge_neutral": _challenge_check,
+    "decide_challenge": _decide_challenge_check,
 }
 
 

@@ -17,6 +17,7 @@ from django_countries import countries
 from rest_framework.fields import BooleanField
 
 from accounts.models import Role, User
+from mediation import views as mediation_views
 from odr.errors import DomainError, NotFound, ValidationFailed
 from odr.forms import apply_domain_error
 
@@ -169,6 +170,7 @@ def _case_page(request, case, *, failed_action=None, errors=None, values=None, s
             "action_forms": forms,
             "party": PARTY_LABELS.get(case.party_of(request.user) or "", ""),
             "deadlines": [d for d in case.deadlines.all() if d.status == "running"],
+            **mediation_views.case_page_context(request, case),
             "jurisdiction": localise(case.jurisdiction) if case.jurisdiction.get("status") else None,
             "evidence": list(case.evidence.select_related("uploaded_by").order_by("created_at", "id")),
             "can_upload": policies.can_upload_evidence(request.user, case),

@@ -22,9 +22,11 @@ from .models import Channel, Delivery, DeliveryStatus, Notification, WebhookEndp
 logger = logging.getLogger(__name__)
 
 #: Events nobody but the actor needs to hear about.
-SILENT_EVENTS = {"created", "party_data_erased"}
+SILENT_EVENTS = {"created", "party_data_erased", "message", "blind_bid"}
 #: Events the operators hear about as well as the case's people.
 OPERATOR_EVENTS = {"challenge_neutral", "contest_jurisdiction", "deadline_fired", "evidence_integrity_failure"}
+#: Alerts for the operators alone (a stored file failed its check, nobody on the roster fits).
+OPERATORS_ONLY_EVENTS = {"evidence_integrity_failure", "neutral_unavailable"}
 #: Retry schedule: 30 s doubling up to 2 h; dead-lettered once a day has passed since the first try.
 RETRY_BASE_SECONDS = 30
 RETRY_MAX_SECONDS = 7200
@@ -45,6 +47,8 @@ def _recipients(case, event) -> list[User]:
     if event.type == "reminder":
         # A reminder goes to whoever must act, not to everyone on the case.
         return sorted(_party_users(case, (event.payload or {}).get("party", "")), key=lambda u: u.pk)
+    if event.type in OPERATORS_ONLY_EVENTS:
+        return sorted(User.objects.filter(role=Role.OPERATOR, is_active=True), key=lambda u: u.pk)
     people = {case.consumer}
     people.update(User.objects.filter(organisation_id=case.merchant_id, role=Role.MERCHANT, is_active=True))
     for neutral in (case.mediator, case.arbitrator):
@@ -60,7 +64,7 @@ def notify_case_event(*, case, event) -> list[Notification]:
 
     Call in the transaction that appended ``event`` (``cases.events.event_append`` does).
     """
-    if event.type in SILENT_EVENTS or case.status == "draft":
+    if event.type in SILENT_EVENTS or (case.status == "draft" and event.type not in OPERATORS_ONLY_EVENTS):
         return []
     made = []
     deliveries = []

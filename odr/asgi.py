@@ -1,4 +1,4 @@
-"""ASGI entry point: HTTP through Django; websocket routes are added by the chat and notification work."""
+"""ASGI entry point: HTTP through Django; websockets for live notices and the case chat rooms."""
 
 import os
 
@@ -9,20 +9,22 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from mediation.consumers import ChatConsumer  # noqa: E402
 from notifications.consumers import NotificationConsumer  # noqa: E402
 from odr.embedded import start_embedded_sweep  # noqa: E402
+from odr.ws import OriginOrTicketValidator  # noqa: E402
 
 websocket_urlpatterns = [
     path("ws/notifications/", NotificationConsumer.as_asgi()),
+    path("ws/cases/<uuid:case_id>/chat/<str:room>/", ChatConsumer.as_asgi()),
 ]
 start_embedded_sweep()
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": OriginOrTicketValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -81,12 +81,23 @@ class Gone(DomainError):
     default_message = _("This file was erased on a data-protection request.")
 
 
+class ServiceUnavailable(DomainError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    code = "unavailable"
+    default_message = _("This is not available now; the operators have been told.")
+
+
 class IntegrityFailure(DomainError):
     """Stored data no longer matches what the event log recorded: refused, recorded and alerted."""
 
     status_code = status.HTTP_409_CONFLICT
     code = "integrity_failure"
     default_message = _("The stored file does not match its recorded hash; the operators have been alerted.")
+
+
+def error_text(exc: DomainError) -> str:
+    """The error and its field messages as one sentence, for a page's flash message."""
+    return " ".join([str(exc.message), *(str(m) for messages in exc.fields.values() for m in messages)])
 
 
 def flatten_errors(detail, prefix=""):

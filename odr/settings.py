@@ -129,7 +129,12 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": os.environ.get("ODR_CHANNEL_PREFIX", "odr")},
+            # channels-redis blocks up to 5 s waiting for a message; redis-py 8 would time a read out at
+            # 5 s and drop idle websockets, so reads on the layer's connections never time out.
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
+                "prefix": os.environ.get("ODR_CHANNEL_PREFIX", "odr"),
+            },
         }
     }
 else:
@@ -308,6 +313,16 @@ ODR_EVIDENCE_MAX_FILES = int(os.environ.get("ODR_EVIDENCE_MAX_FILES", "50"))
 if not ODR_EVIDENCE_KEYS and not DEBUG and os.environ.get("DATABASE_URL"):
     raise ImproperlyConfigured("ODR_EVIDENCE_KEYS must be set when DATABASE_URL is set and DEBUG is off.")
 ODR_IDEMPOTENCY_TTL_HOURS = int(os.environ.get("ODR_IDEMPOTENCY_TTL_HOURS", "24"))
+
+# --- Negotiation and mediation (mediation/) -------------------------------------------------------
+ODR_BLIND_BID_GAP = os.environ.get("ODR_BLIND_BID_GAP", "0.10")  # settles within this share of the demand
+ODR_BLIND_BID_ROUNDS = int(os.environ.get("ODR_BLIND_BID_ROUNDS", "3"))
+ODR_CHALLENGE_DAYS = int(os.environ.get("ODR_CHALLENGE_DAYS", "5"))  # the parties' window to challenge a neutral
+ODR_SESSION_REMINDER_MINUTES = int(os.environ.get("ODR_SESSION_REMINDER_MINUTES", "60"))
+ODR_CHAT_MAX_LENGTH = int(os.environ.get("ODR_CHAT_MAX_LENGTH", "2000"))
+ODR_CHAT_RATE = int(os.environ.get("ODR_CHAT_RATE", "20"))  # messages a user may send ...
+ODR_CHAT_RATE_SECONDS = int(os.environ.get("ODR_CHAT_RATE_SECONDS", "10"))  # ... in this many seconds
+ODR_WS_TICKET_SECONDS = int(os.environ.get("ODR_WS_TICKET_SECONDS", "60"))
 
 # --- Logging: requests and errors, never bodies, tokens or passwords ---------------------------
 LOGGING = {

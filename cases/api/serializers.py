@@ -240,6 +240,17 @@ class DecideJurisdictionInput(serializers.Serializer):
         return value.upper()
 
 
+class DisclosureInput(serializers.Serializer):
+    statement = text(
+        help_text="anything that might call the neutral's independence into question, or that there is none"
+    )
+
+
+class DecideChallengeInput(serializers.Serializer):
+    upheld = serializers.BooleanField()
+    reason = text()
+
+
 class AssignInput(serializers.Serializer):
     user = serializers.IntegerField(min_value=1)
 

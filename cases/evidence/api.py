@@ -52,9 +52,11 @@ def check_upload(user, case_id) -> None:
 
 def too_large():
     from django.conf import settings
+    from django.template.defaultfilters import filesizeformat
 
-    mb = f"{settings.ODR_EVIDENCE_MAX_BYTES / 1024 / 1024:g}"
-    return PayloadTooLarge(_("A file may be at most %(mb)s MB.") % {"mb": mb})
+    return PayloadTooLarge(
+        _("A file may be at most %(size)s.") % {"size": filesizeformat(settings.ODR_EVIDENCE_MAX_BYTES)}
+    )
 
 
 class EvidencePagination(CursorPagination):

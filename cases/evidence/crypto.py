@@ -35,6 +35,10 @@ class VaultIntegrityError(Exception):
     """The stored bytes do not authenticate: altered, truncated or under another key."""
 
 
+class VaultKeyMissing(Exception):
+    """The master key a file's key is wrapped under is not configured (a deployment problem, not tampering)."""
+
+
 @dataclass(frozen=True)
 class MasterKey:
     id: str
@@ -96,7 +100,7 @@ def key_by_id(key_id: str) -> MasterKey:
     for key in master_keys():
         if key.id == key_id:
             return key
-    raise VaultIntegrityError(f"master key {key_id!r} is not configured")
+    raise VaultKeyMissing(f"master key {key_id!r} is not in ODR_EVIDENCE_KEYS")
 
 
 def wrap(file_key: bytes) -> tuple[str, bytes]:

@@ -9,10 +9,19 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from odr.errors import Conflict, Gone, IntegrityFailure, NotFound, PayloadTooLarge, UnsupportedType
+from odr.errors import (
+    Conflict,
+    Gone,
+    IntegrityFailure,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    UnsupportedType,
+)
 
 from .. import policies, selectors
 from ..events import event_append
@@ -57,7 +66,7 @@ def evidence_add(*, actor, case_id, upload, description: str = "") -> Evidence:
         raise refusal
     limit = settings.ODR_EVIDENCE_MAX_BYTES
     if upload.size > limit:
-        raise PayloadTooLarge(_("A file may be at most %(mb)s MB.") % {"mb": f"{limit / 1024 / 1024:g}"})
+        raise PayloadTooLarge(_("A file may be at most %(size)s.") % {"size": filesizeformat(limit)})
     upload.seek(0)
     mime = sniff(upload.read(SNIFF_BYTES))
     upload.seek(0)
@@ -131,6 +140,8 @@ def evidence_check(evidence: Evidence) -> str | None:
     try:
         for chunk in _plaintext(evidence):
             digest.update(chunk)
+    except crypto.VaultKeyMissing:
+        raise
     except crypto.VaultIntegrityError as exc:
         return str(exc)
     except FileNotFoundError:
@@ -141,8 +152,13 @@ def evidence_check(evidence: Evidence) -> str | None:
 
 
 def _record_failure(evidence: Evidence, problem: str) -> None:
-    """Mark the file, write the failure on the case's log and so alert the operators (own transaction)."""
+    """Mark the file, write the failure on the case's log and so alert the operators (own transaction).
+
+    Once: a file already marked is refused again without another event or alert.
+    """
     logger.error("evidence %s of case %s failed its integrity check: %s", evidence.pk, evidence.case_id, problem)
+    if evidence.integrity_failed_at is not None:
+        return
     with transaction.atomic():
         case = selectors.case_get_for_update(None, evidence.case_id)
         Evidence.objects.filter(pk=evidence.pk).update(integrity_failed_at=timezone.now())
@@ -165,11 +181,19 @@ def evidence_open(*, actor, case_id, evidence_id) -> tuple[Evidence, Iterator[by
         raise NotFound()
     if evidence.erased_at is not None:
         raise Gone()
-    problem = evidence_check(evidence)
+    problem = _check_or_unavailable(evidence)
     if problem is not None:
         _record_failure(evidence, problem)
         raise IntegrityFailure()
     return evidence, _plaintext(evidence)
+
+
+def _check_or_unavailable(evidence: Evidence) -> str | None:
+    try:
+        return evidence_check(evidence)
+    except crypto.VaultKeyMissing as exc:
+        logger.error("evidence %s cannot be read: %s", evidence.pk, exc)
+        raise ServiceUnavailable(_("This file cannot be read now: its key is not configured.")) from None
 
 
 def evidence_rotate_keys(*, batch: int = 200) -> int:
@@ -187,7 +211,10 @@ def evidence_rotate_keys(*, batch: int = 200) -> int:
             if not rows:
                 return done
             for evidence in rows:
-                file_key = crypto.unwrap(evidence.key_id, evidence.wrapped_key)
+                try:
+                    file_key = crypto.unwrap(evidence.key_id, evidence.wrapped_key)
+                except crypto.VaultKeyMissing as exc:
+                    raise crypto.VaultKeyMissing(f"evidence {evidence.pk}: {exc}") from None
                 evidence.key_id, evidence.wrapped_key = crypto.wrap(file_key)
                 evidence.save(update_fields=["key_id", "wrapped_key"])
             done += len(rows)

@@ -57,7 +57,8 @@ def _is_text(head: bytes) -> bool:
 
 
 def safe_name(name: str, mime: str) -> str:
-    """A display and download name: no path, no control characters, at most 120 characters, and an
+    """A display and download name: no path, no control characters, at most 100 bytes before the
+    extension (it must fit in a zip member and a file system's 255-byte names), and an
     extension that matches what the file is (``invoice.html`` holding a PDF becomes ``invoice.html.pdf``)."""
     base = PureWindowsPath(PurePosixPath(name or "").name).name
     base = "".join(c for c in base if unicodedata.category(c)[0] != "C").strip(" .") or "evidence"
@@ -65,4 +66,10 @@ def safe_name(name: str, mime: str) -> str:
     stem, dot, ext = base.rpartition(".")
     if not dot or ext.lower() not in accepted:
         stem, ext = base, canonical
-    return f"{stem[:110]}.{ext.lower()}"
+    return f"{_truncate_bytes(stem, 100)}.{ext.lower()}"
+
+
+def _truncate_bytes(text: str, limit: int) -> str:
+    """At most ``limit`` bytes of UTF-8, cut on a character boundary (file systems count bytes)."""
+    encoded = text.encode("utf-8")[:limit]
+    return encoded.decode("utf-8", errors="ignore")

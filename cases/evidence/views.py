@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
-from odr.errors import DomainError, NotFound, ValidationFailed, error_body
+from odr.errors import DomainError, NotFound, ValidationFailed, error_body, error_text
 
 from . import services, uploads
 from .api import check_upload, download_response, too_large
@@ -47,7 +47,7 @@ def _evidence_upload(request, case_id):
     except DomainError as exc:
         if wants_json:
             return JsonResponse(error_body(exc.code, exc.message, exc.fields), status=exc.status_code)
-        messages.error(request, " ".join([str(exc.message), *(m for ms in exc.fields.values() for m in ms)]))
+        messages.error(request, error_text(exc))
         return _back(case_id)
     if wants_json:
         return JsonResponse(

@@ -86,7 +86,7 @@ def bundle_for(*, user, case_id) -> tuple[str, Iterator[bytes]]:
     evidence = list(Evidence.objects.filter(case=case).order_by("created_at", "id"))
     for item in evidence:
         if item.erased_at is None:
-            problem = evidence_services.evidence_check(item)
+            problem = evidence_services._check_or_unavailable(item)
             if problem is not None:
                 evidence_services._record_failure(item, problem)
                 raise IntegrityFailure()

@@ -7,8 +7,9 @@
 
 Checks, in this order, and stops at the first thing that does not hold:
   1. events.jsonl is a complete hash chain: sequence numbers 1..N, each event's prev_hash is the hash of
-     the one before (the first's is 64 zeros), each payload hashes to its payload_hash (erased payloads
-     are null and skipped), and each hash is SHA-256(prev_hash + canonical event);
+     the one before (the first's is 64 zeros), each payload hashes to its payload_hash (a payload may be
+     null only where a later party_data_erased event lists it), and each hash is
+     SHA-256(prev_hash + canonical event);
   2. case.json names the same case and the chain's head (count and last hash);
   3. every evidence file the log recorded is present and hashes to what the log recorded, unless the
      log also records that it was erased;
@@ -99,7 +100,10 @@ def check_manifest(bundle):
 def check_chain(bundle):
     events = []
     prev_hash = GENESIS
-    lines = bundle.read("events.jsonl").decode("utf-8").splitlines()
+    # One event a line, split on "\n" alone: JSON text may hold U+2028 and other separators.
+    lines = bundle.read("events.jsonl").decode("utf-8").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
     for number, line in enumerate(lines, start=1):
         try:
             event = json.loads(line)
@@ -120,6 +124,16 @@ def check_chain(bundle):
         events.append(event)
     if not events:
         raise Failure("events.jsonl holds no events")
+    erased = set()
+    for event in events:
+        if event["type"] == "party_data_erased" and event.get("payload"):
+            erased.update(event["payload"].get("events", []))
+    for number, event in enumerate(events, start=1):
+        if event.get("payload") is None and event["seq"] not in erased:
+            raise Failure(
+                f"events.jsonl line {number} (event {event['seq']}, {event['type']}): the payload is missing "
+                "and no erasure records it"
+            )
     return events
 
 

@@ -23,21 +23,65 @@ from ..money import Money
 from .jurisdiction import PLEADING_FIELDS, proposal_for_case
 
 
-def _perform(*, actor, case_id, action: str, run: Callable[[Case], dict | None]) -> Case:
+def _perform(
+    *,
+    actor,
+    case_id,
+    action: str,
+    run: Callable[[Case], dict | None],
+    check: Callable[[Case], None] | None = None,
+    event_type: str | None = None,
+) -> Case:
     """Lock, check, transition, save and record ``action``; ``run`` returns the event's extra payload.
 
-    ``actor=None`` is the system (the deadline sweep), which passes the policy's role checks.
+    ``actor=None`` is the system (the deadline sweep), which passes the policy's role checks. ``check``
+    replaces the action's policy when another rule decides (a blind-bid round settling, an agreement
+    accepted by both); ``event_type`` then names what happened on the log.
     """
     with transaction.atomic():
         case = selectors.case_get_for_update(actor, case_id)
-        if actor is not None:
+        if check is not None:
+            check(case)
+        elif actor is not None:
             policies.enforce(actor, case, action)
         before = case.status
         extra = run(case) or {}
         case.save()
         deadline_sync(case, previous_status=before, actor=actor)
-        event_append(case=case, type=action, actor=actor, payload={"from": before, "to": case.status, **extra})
+        event_append(
+            case=case, type=event_type or action, actor=actor, payload={"from": before, "to": case.status, **extra}
+        )
+        transaction.on_commit(lambda: _chat_recheck(case.pk))
     return case
+
+
+def _chat_recheck(case_id) -> None:
+    """Ask the case's open chat connections to check their membership again (a neutral replaced, a stage
+    ended): whoever no longer belongs is cut off."""
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    if layer is not None:
+        async_to_sync(layer.group_send)(f"chat.case.{case_id}", {"type": "chat.recheck"})
+
+
+#: The one way other apps run a transition (mediation's blind bids and agreements, arbitration).
+transition_perform = _perform
+
+
+def settlement_terms(case: Case, *, comply_within_days: int | None = None, **terms) -> dict:
+    """A settlement's terms with the date by which it must be carried out: ``comply_within_days``
+    business days when the parties agreed a period, else the compliance clock's; in the merchant's
+    calendar. The compliance deadline then runs to the same date."""
+    from ..calendars import deadline_after
+    from ..deadlines import business_days
+    from ..models import DeadlineKind
+
+    days = comply_within_days or business_days(DeadlineKind.COMPLIANCE)
+    comply_by = deadline_after(timezone.now(), days, str(case.merchant.country), case.merchant.time_zone)
+    extra = {"comply_within_days": comply_within_days} if comply_within_days else {}
+    return {**terms, **extra, "comply_by": comply_by.isoformat().replace("+00:00", "Z")}
 
 
 def _party(case, actor) -> str:
@@ -61,7 +105,8 @@ def offer_make(*, case: Case, actor, party: str, amount: Money, remedy: str, not
 
     Needs the case locked; marks the case as awaiting the other party's answer (the caller saves it).
     """
-    Offer.objects.filter(case=case, party=party, status=OfferStatus.OPEN).update(status=OfferStatus.SUPERSEDED)
+    # A new offer answers every open one: the other party's is countered, the party's own replaced.
+    Offer.objects.filter(case=case, status=OfferStatus.OPEN).update(status=OfferStatus.SUPERSEDED)
     case.open_offer_party = party
     return Offer.objects.create(
         case=case, party=party, made_by=actor, amount=amount.amount, currency=amount.currency, remedy=remedy, note=note
@@ -186,7 +231,11 @@ def _proposal_summary(proposal: dict) -> dict:
 
 
 def case_request_mediation(*, actor, case_id) -> Case:
-    return _perform(actor=actor, case_id=case_id, action="request_mediation", run=lambda c: c.request_mediation())
+    """To mediation; a mediator is appointed from the roster at once when one fits."""
+    from mediation.services import neutral_assign_auto
+
+    case = _perform(actor=actor, case_id=case_id, action="request_mediation", run=lambda c: c.request_mediation())
+    return neutral_assign_auto(case_id=case.pk, role=Role.MEDIATOR) or case
 
 
 def case_accept_settlement(*, actor, case_id) -> Case:
@@ -200,13 +249,14 @@ def case_accept_settlement(*, actor, case_id) -> Case:
             .order_by("-created_at", "-id")
             .first()
         )
-        terms = {
-            "source": "offer",
-            "offer": offer.pk,
-            "amount": Money(offer.amount, offer.currency).as_dict(),
-            "remedy": offer.remedy,
-            "note": offer.note,
-        }
+        terms = settlement_terms(
+            case,
+            source="offer",
+            offer=offer.pk,
+            amount=Money(offer.amount, offer.currency).as_dict(),
+            remedy=offer.remedy,
+            note=offer.note,
+        )
         case.accept_settlement(terms=terms)
         Offer.objects.filter(pk=offer.pk).update(status=OfferStatus.ACCEPTED)
         Offer.objects.filter(case=case, status=OfferStatus.OPEN).update(status=OfferStatus.LAPSED)
@@ -216,12 +266,17 @@ def case_accept_settlement(*, actor, case_id) -> Case:
 
 
 def case_escalate(*, actor, case_id, reason: str = "") -> Case:
+    """To arbitration; an arbitrator is appointed from the roster at once when one fits (never the
+    case's mediator)."""
+    from mediation.services import neutral_assign_auto
+
     def run(case):
         case.escalate()
         Offer.objects.filter(case=case, status=OfferStatus.OPEN).update(status=OfferStatus.LAPSED)
         return {"reason": reason}
 
-    return _perform(actor=actor, case_id=case_id, action="escalate", run=run)
+    case = _perform(actor=actor, case_id=case_id, action="escalate", run=run)
+    return neutral_assign_auto(case_id=case.pk, role=Role.ARBITRATOR) or case
 
 
 def _neutral(user_id, role: str, *, field: str = "user") -> User:
@@ -237,8 +292,11 @@ def case_assign_mediator(*, actor, case_id, user_id: int) -> Case:
     neutral = _neutral(user_id, Role.MEDIATOR)
 
     def run(case):
+        from mediation.services import appointment_record
+
         previous = case.mediator_id
         case.assign_mediator(neutral=neutral)
+        appointment_record(case=case, neutral=neutral, role=Role.MEDIATOR, automatic=False)
         return {"mediator": neutral.pk, "previous": previous}
 
     return _perform(actor=actor, case_id=case_id, action="assign_mediator", run=run)
@@ -248,20 +306,69 @@ def case_assign_arbitrator(*, actor, case_id, user_id: int) -> Case:
     neutral = _neutral(user_id, Role.ARBITRATOR)
 
     def run(case):
+        from mediation.services import appointment_record
+
         previous = case.arbitrator_id
         case.assign_arbitrator(neutral=neutral)
+        appointment_record(case=case, neutral=neutral, role=Role.ARBITRATOR, automatic=False)
         return {"arbitrator": neutral.pk, "previous": previous}
 
     return _perform(actor=actor, case_id=case_id, action="assign_arbitrator", run=run)
 
 
 def case_challenge_neutral(*, actor, case_id, reason: str) -> Case:
+    """A party challenges the current neutral within the window; the operator decides."""
+
     def run(case):
+        from mediation.services import active_appointment
+
         neutral = case.current_neutral_id
         case.challenge_neutral(reason=reason)
+        appointment = active_appointment(case)
+        appointment.challenged_by = _party(case, actor)
+        appointment.challenge_reason = reason
+        appointment.save(update_fields=["challenged_by", "challenge_reason"])
         return {"party": _party(case, actor), "neutral": neutral, "reason": reason}
 
     return _perform(actor=actor, case_id=case_id, action="challenge_neutral", run=run)
+
+
+def case_disclose(*, actor, case_id, statement: str) -> Case:
+    """The neutral's disclosure; the parties' challenge window runs from it."""
+
+    def run(case):
+        from mediation.services import neutral_disclose_record
+
+        case.disclose(statement=statement)
+        until = neutral_disclose_record(case=case, neutral=actor, statement=statement)
+        return {"statement": statement, "challenge_until": until}
+
+    return _perform(actor=actor, case_id=case_id, action="disclose", run=run)
+
+
+def case_decide_challenge(*, actor, case_id, upheld: bool, reason: str) -> Case:
+    """The operator decides a challenge; upheld, the neutral is replaced from the roster."""
+    from mediation.models import Appointment
+    from mediation.services import active_appointment, neutral_assign_auto
+
+    challenged = {}
+
+    def run(case):
+        appointment = active_appointment(case)
+        challenged.update(neutral=appointment.neutral_id, role=appointment.role)
+        case.decide_challenge(upheld=upheld)
+        if upheld:
+            appointment.status = Appointment.Status.REPLACED
+        else:
+            appointment.challenged_by = ""  # dismissed: the neutral stays, no second challenge of the same
+            appointment.challenge_until = timezone.now()
+        appointment.save(update_fields=["status", "challenged_by", "challenge_until"])
+        return {"upheld": upheld, "reason": reason, "neutral": appointment.neutral_id}
+
+    case = _perform(actor=actor, case_id=case_id, action="decide_challenge", run=run)
+    if upheld:
+        return neutral_assign_auto(case_id=case.pk, role=challenged["role"], exclude={challenged["neutral"]}) or case
+    return case
 
 
 def case_issue_award(*, actor, case_id, decision: str, amount: Money | None, remedy: str, reasons: str) -> Case:

@@ -72,6 +72,10 @@ def choice_label(value, field):
     """The translated label of a stored choice: ``{{ p.position|choice_label:"position" }}``."""
     if field == "jurisdiction":
         return JurisdictionStatus(value).label if value in JurisdictionStatus.values else value
+    if field == "remedy":
+        from cases.models import Remedy
+
+        return Remedy(value).label if value in Remedy.values else value
     return CHOICE_LABELS.get(field, {}).get(value, value)
 
 

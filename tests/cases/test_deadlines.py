@@ -63,7 +63,13 @@ def test_merchant_silence_defaults_the_case_once_and_sends_it_to_arbitration(cas
     case.refresh_from_db()
     assert case.status == "arbitration"
     types = list(case.events.order_by("seq").values_list("type", "actor_role"))
-    assert types[-3:] == [("declare_default", "system"), ("escalate", "system"), ("deadline_fired", "system")]
+    # With nobody on the arbitrators' roster, the operators are told (neutral_unavailable).
+    assert types[-4:] == [
+        ("declare_default", "system"),
+        ("escalate", "system"),
+        ("neutral_unavailable", "system"),
+        ("deadline_fired", "system"),
+    ]
     assert Deadline.objects.get(case=case, kind="merchant_response").status == "fired"
     assert running(case, "arbitration_submissions")
     assert chain_verify(case).ok

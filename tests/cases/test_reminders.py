@@ -49,7 +49,7 @@ def test_a_due_reminder_is_sent_once_to_the_merchant_only(cast):
     with time_machine.travel(reminder.send_at - dt.timedelta(minutes=1), tick=False):
         assert reminder_sweep() == 0
     with time_machine.travel(reminder.send_at + dt.timedelta(minutes=1), tick=False):
-        assert sweep_all() == {"reminders": 1, "deadlines": 0}
+        assert sweep_all() == {"reminders": 1, "session_reminders": 0, "deadlines": 0}
         assert reminder_sweep() == 0
     event = case.events.get(type="reminder")
     assert event.payload["party"] == "merchant" and event.payload["kind"] == "merchant_response"

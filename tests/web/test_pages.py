@@ -432,7 +432,7 @@ def test_pages_show_user_text_as_text(cast):
             {"src": "/static/js/notifications.js", "text": ""},
         ]
         if "case page" in name:
-            expected.append({"src": "/static/js/evidence.js", "text": ""})
+            expected += [{"src": "/static/js/evidence.js", "text": ""}, {"src": "/static/js/chat.js", "text": ""}]
         assert Page(html).scripts == expected, name
     case_page = pages["consumer's case page"].content.decode()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in case_page

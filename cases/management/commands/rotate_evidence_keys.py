@@ -4,7 +4,7 @@ Rotation: generate a key (``--new-key``), put it first in ODR_EVIDENCE_KEYS keep
 it, restart, run this command; once it reports no file left under an old key, drop the old keys.
 """
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count
 
 from cases.evidence import crypto
@@ -23,7 +23,12 @@ class Command(BaseCommand):
             self.stdout.write(crypto.new_key_line(new_key))
             return
         current = crypto.current_key()
-        count = evidence_rotate_keys()
+        try:
+            count = evidence_rotate_keys()
+        except crypto.VaultKeyMissing as exc:
+            raise CommandError(
+                f"{exc}: keep every key still wrapping a file in ODR_EVIDENCE_KEYS until rotation finishes"
+            ) from None
         self.stdout.write(f"{count} file keys re-wrapped under {current.id}")
         left = (
             Evidence.objects.filter(wrapped_key__isnull=False)

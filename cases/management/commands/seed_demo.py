@@ -11,6 +11,7 @@ from decimal import Decimal
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.test.utils import override_settings
+from django.utils import timezone
 
 from accounts import services as accounts
 from accounts.models import User
@@ -89,6 +90,10 @@ class Command(BaseCommand):
             if role == "operator" and not user.is_superuser:
                 user.is_superuser = True  # the demo operator may use the whole admin
                 user.save(update_fields=["is_superuser"])
+            if role in ("mediator", "arbitrator"):
+                from mediation.services import neutral_profile_set
+
+                neutral_profile_set(user=user, languages=["en", "zh-hans"], max_load=20)
             users[email] = user
         if fresh:
             for number, row in enumerate(DEMO_CASES, start=1):
@@ -127,3 +132,27 @@ class Command(BaseCommand):
             )
             offer = str((money.amount / 2).quantize(Decimal(1) if currency == "JPY" else Decimal("0.01")))
             drive(case, state, people, merchant_offer=state == "negotiation", offer=offer)
+            if state == "mediation":
+                self._mediation_demo(case, people)
+
+    def _mediation_demo(self, case, people):
+        """A mediation in progress: a disclosure, a session tomorrow and a few words in each room."""
+        from cases.services import case_disclose
+        from mediation import services as mediation
+
+        mediator = people.mediator
+        case_disclose(actor=mediator, case_id=case.pk, statement="I have no link with either party.")
+        mediation.session_schedule(
+            actor=mediator,
+            case_id=case.pk,
+            starts_at=timezone.now().replace(minute=0, second=0, microsecond=0) + dt.timedelta(days=1),
+            minutes=60,
+        )
+        for author, room, body in (
+            (mediator, "joint", "Welcome. I will meet each of you privately first, then together."),
+            (people.consumer, "joint", "Thank you. The serial number is not recognised by the brand."),
+            (people.merchant, "joint", "We buy from an authorised distributor; we can send the invoice."),
+            (mediator, "caucus-consumer", "What outcome would you accept if the invoice is genuine?"),
+            (mediator, "caucus-merchant", "Could you share the distributor's invoice in the evidence panel?"),
+        ):
+            mediation.message_post(actor=author, case_id=case.pk, room=room, body=body)

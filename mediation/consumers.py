@@ -1,0 +1,173 @@
+"""``/ws/cases/{id}/chat/{room}/``: a case's chat room, live (contract in API.md).
+
+Authenticated by the session cookie or a single-use ``?ticket=`` (``POST /api/v1/ws-ticket/``); the
+origin is checked by AllowedHostsOriginValidator (``odr.asgi``). Membership is asked of
+``mediation.policies`` at connect and again for every message, and whenever the case changes (the
+lifecycle broadcasts ``chat.recheck``), so a participant who is removed is cut off at once. Messages go
+through ``mediation.services.message_post`` (stored, hashed onto the chain, length and rate limited)
+and reach every member on every ASGI process through the channel layer.
+"""
+
+import time
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.contrib.auth.models import AnonymousUser
+
+from odr.errors import DomainError
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_NOT_MEMBER = 4403
+TYPING_EVERY_SECONDS = 2.0
+
+
+def room_group(case_id, room) -> str:
+    return f"chat.{case_id}.{room}"
+
+
+def case_group(case_id) -> str:
+    return f"chat.case.{case_id}"
+
+
+@database_sync_to_async
+def _ticket_user(ticket: str):
+    from .tickets import ticket_redeem
+
+    return ticket_redeem(ticket)
+
+
+@database_sync_to_async
+def _is_member(user_id, case_id, room) -> bool:
+    """Fresh from the database: the user's active flag, organisation and the case's neutrals."""
+    from accounts.models import User
+    from cases.models import Case
+
+    from .policies import room_member
+
+    user = User.objects.filter(pk=user_id).first()
+    case = Case.objects.filter(pk=case_id).first()
+    return bool(user and case and room_member(user, case, room))
+
+
+@database_sync_to_async
+def _post(user_id, case_id, room, body):
+    from accounts.models import User
+
+    from .services import message_json, message_post
+
+    user = User.objects.get(pk=user_id)
+    return message_json(message_post(actor=user, case_id=case_id, room=room, body=body))
+
+
+class ChatConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self):
+        kwargs = self.scope["url_route"]["kwargs"]
+        self.case_id, self.room = str(kwargs["case_id"]), kwargs["room"]
+        user = self.scope.get("user") or AnonymousUser()
+        if not user.is_authenticated:
+            ticket = parse_qs(self.scope.get("query_string", b"").decode()).get("ticket", [""])[0]
+            user = await _ticket_user(ticket) if ticket else None
+        if user is None or not user.is_authenticated or not user.is_active:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        if not await _is_member(user.pk, self.case_id, self.room):
+            await self.close(code=CLOSE_NOT_MEMBER)
+            return
+        self.user = user
+        self.last_typing = 0.0
+        self.group = room_group(self.case_id, self.room)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.channel_layer.group_add(case_group(self.case_id), self.channel_name)
+        await self.accept()
+        await self._presence("joined")
+
+    async def disconnect(self, code):
+        if hasattr(self, "group"):
+            await self._presence("left")
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self.channel_layer.group_discard(case_group(self.case_id), self.channel_name)
+
+    async def _presence(self, status):
+        await self.channel_layer.group_send(
+            self.group,
+            {
+                "type": "chat.presence",
+                "presence": {
+                    "author": self.user.display_name,
+                    "author_id": self.user.pk,
+                    "role": self.user.role,
+                    "status": status,
+                },
+                "reply_to": self.channel_name if status == "joined" else None,
+            },
+        )
+
+    async def _cut_off(self):
+        await self.send_json({"type": "error", "error": {"code": "not_member", "message": "not a member"}})
+        await self.close(code=CLOSE_NOT_MEMBER)
+
+    async def receive_json(self, content, **kwargs):
+        kind = content.get("type") if isinstance(content, dict) else None
+        if not await _is_member(self.user.pk, self.case_id, self.room):
+            await self._cut_off()
+            return
+        if kind == "message":
+            body = content.get("body")
+            if not isinstance(body, str):
+                await self.send_json({"type": "error", "error": {"code": "invalid", "message": "body must be text"}})
+                return
+            try:
+                await _post(self.user.pk, self.case_id, self.room, body)  # the service sends it to the room
+            except DomainError as exc:
+                await self.send_json(
+                    {"type": "error", "error": {"code": exc.code, "message": str(exc.message), "fields": exc.fields}}
+                )
+        elif kind == "typing":
+            now = time.monotonic()
+            if now - self.last_typing >= TYPING_EVERY_SECONDS:
+                self.last_typing = now
+                await self.channel_layer.group_send(
+                    self.group,
+                    {
+                        "type": "chat.typing",
+                        "typing": {"author": self.user.display_name, "author_id": self.user.pk, "role": self.user.role},
+                    },
+                )
+        else:
+            await self.send_json({"type": "error", "error": {"code": "invalid", "message": "unknown type"}})
+
+    # --- group events ------------------------------------------------------------------------
+    async def chat_message(self, event):
+        await self.send_json({"type": "message", **event["message"]})
+
+    async def chat_typing(self, event):
+        if event["typing"]["author_id"] != self.user.pk:
+            await self.send_json({"type": "typing", **event["typing"]})
+
+    async def chat_presence(self, event):
+        presence = event["presence"]
+        if presence["author_id"] == self.user.pk and event.get("reply_to") == self.channel_name:
+            return
+        await self.send_json({"type": "presence", **presence})
+        if event.get("reply_to") and event["reply_to"] != self.channel_name:
+            # Tell the newcomer who is already here.
+            await self.channel_layer.send(
+                event["reply_to"],
+                {
+                    "type": "chat.here",
+                    "presence": {
+                        "author": self.user.display_name,
+                        "author_id": self.user.pk,
+                        "role": self.user.role,
+                        "status": "here",
+                    },
+                },
+            )
+
+    async def chat_here(self, event):
+        await self.send_json({"type": "presence", **event["presence"]})
+
+    async def chat_recheck(self, event):
+        if not await _is_member(self.user.pk, self.case_id, self.room):
+            await self._cut_off()
