@@ -144,6 +144,15 @@ def _challenge_check(case, user):
     return None
 
 
+def _disclose_check(case, user):
+    from mediation.services import active_appointment
+
+    appointment = active_appointment(case)
+    if appointment is None or appointment.neutral_id != user.pk:
+        return _("There is no appointment of yours on this case to disclose for.")
+    return None
+
+
 def _decide_challenge_check(case, user):
     from mediation.services import active_appointment
 
@@ -157,6 +166,7 @@ _STATE_CHECKS = {
     "accept_jurisdiction": _accept_jurisdiction_check,
     "accept_settlement": _accept_settlement_check,
     "challenge_neutral": _challenge_check,
+    "disclose": _disclose_check,
     "decide_challenge": _decide_challenge_check,
 }
 

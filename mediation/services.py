@@ -244,6 +244,13 @@ def neutral_pick(case: Case, role: str, *, exclude: set[int] = frozenset()) -> U
         .values_list(field, flat=True)
     )
     other = case.mediator_id if role == Role.ARBITRATOR else case.arbitrator_id
+    # Never again on this case: a neutral whose challenge was upheld here.
+    upheld = set(
+        Appointment.objects.filter(case=case, role=role, status=Appointment.Status.REPLACED)
+        .exclude(challenged_by="")
+        .values_list("neutral_id", flat=True)
+    )
+    exclude = set(exclude) | upheld
     candidates = (
         NeutralProfile.objects.select_related("user")
         .filter(user__role=role, user__is_active=True, active=True)
@@ -335,7 +342,7 @@ def neutral_disclose_record(*, case: Case, neutral, statement: str) -> dt.dateti
     now = timezone.now()
     appointment.disclosure = statement
     appointment.disclosed_at = now
-    if not appointment.challenged_by:
+    if not appointment.challenge_reason:  # neither pending nor decided: the window runs from here
         appointment.challenge_until = now + dt.timedelta(days=settings.ODR_CHALLENGE_DAYS)
     appointment.save(update_fields=["disclosure", "disclosed_at", "challenge_until"])
     return appointment.challenge_until

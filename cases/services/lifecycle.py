@@ -4,6 +4,7 @@ Each follows STYLE.md rule 2 through ``_perform``: lock the case row, ask the po
 run the transition, save, append the event -- all inside one ``transaction.atomic``.
 """
 
+import datetime as dt
 from collections.abc import Callable
 
 from django.db import transaction
@@ -360,8 +361,10 @@ def case_decide_challenge(*, actor, case_id, upheld: bool, reason: str) -> Case:
         if upheld:
             appointment.status = Appointment.Status.REPLACED
         else:
-            appointment.challenged_by = ""  # dismissed: the neutral stays, no second challenge of the same
-            appointment.challenge_until = timezone.now()
+            # Dismissed: the neutral stays and the window closes for good (the reason is kept, which
+            # also stops a later disclosure from reopening it).
+            appointment.challenged_by = ""
+            appointment.challenge_until = timezone.now() - dt.timedelta(microseconds=1)
         appointment.save(update_fields=["status", "challenged_by", "challenge_until"])
         return {"upheld": upheld, "reason": reason, "neutral": appointment.neutral_id}
 

@@ -4,6 +4,9 @@ The rule (cases/policies.py): the consumer sees its own cases, drafts included; 
 organisation see its non-draft cases; a mediator or arbitrator sees the non-draft cases they are assigned to;
 operators see every non-draft case; a draft is seen by its consumer only. Anyone else gets 404 with
 ``error.code == "not_found"`` from every case endpoint, and never finds the case in a list.
+
+Every lifecycle action's endpoint is in the matrix, the neutrals' ``disclose`` and the operator's
+``decide_challenge`` included; a neutral whose challenge is upheld leaves the case and sees it no more.
 """
 
 import uuid
@@ -14,6 +17,7 @@ from django.contrib.auth.models import AnonymousUser
 from accounts.models import User
 from cases import policies, selectors, services
 from cases.models import ACTIONS, Case
+from mediation.services import neutral_profile_set
 from odr.errors import NotFound
 from tests.factories import ALL_STATES, Cast, case_in, merchant_colleague, user
 
@@ -31,6 +35,12 @@ def case_endpoints(case_id):
     yield "GET", f"{base}events/"
     for action in ACTIONS:
         yield "POST", f"{base}actions/{action}/"
+
+
+def test_the_matrix_has_an_endpoint_for_every_lifecycle_action():
+    posted = {path.rstrip("/").rsplit("/", 1)[-1] for method, path in case_endpoints("x") if method == "POST"}
+    assert posted == set(ACTIONS)
+    assert {"disclose", "decide_challenge", "challenge_neutral"} <= posted
 
 
 def call(client, method, path):
@@ -235,6 +245,34 @@ def test_a_deactivated_party_loses_access(cast, api):
     assert case.reference not in response.content.decode()
 
 
+def _challenge_decided(cast, case, *, upheld: bool) -> Case:
+    services.case_challenge_neutral(actor=cast.merchant, case_id=case.pk, reason="The neutral knows the consumer.")
+    return services.case_decide_challenge(actor=cast.operator, case_id=case.pk, upheld=upheld, reason="Decided.")
+
+
+@pytest.mark.parametrize("upheld", [True, False], ids=["upheld", "dismissed"])
+@pytest.mark.parametrize("state", ["mediation", "arbitration"])
+def test_an_upheld_challenge_ends_the_neutrals_access_a_dismissed_one_does_not(cast, api, state, upheld):
+    """Nobody is on the roster here: an upheld challenge leaves the case without that neutral; everyone
+    else sees it as before."""
+    case = case_in(state, cast)
+    challenged = "mediator" if state == "mediation" else "arbitrator"
+
+    case = _challenge_decided(cast, case, upheld=upheld)
+
+    assert case.status == state
+    wrong = []
+    for role, insider in insiders(cast).items():
+        client = api(insider)
+        if not should_see(role, state) or (upheld and role == challenged):
+            wrong += [(role, leak) for leak in hidden_from(client, case)]
+            continue
+        detail = client.get(f"/api/v1/cases/{case.pk}/")
+        if detail.status_code != 200 or str(case.pk) not in listed_ids(client, f"?status={state}"):
+            wrong.append((role, detail.status_code))
+    assert wrong == []
+
+
 @pytest.mark.parametrize("state", ["filed", "jurisdiction", "mediation", "arbitration", "awarded", "closed"])
 def test_the_merchant_never_receives_the_consumers_email_address(cast, api, state):
     case = case_in(state, cast)
@@ -295,6 +333,13 @@ def mixed_population():
     new_mediator = user("mediator")
     cases.append(services.case_assign_mediator(actor=third.operator, case_id=replaced.pk, user_id=new_mediator.pk))
     cases.append(case_in("draft", third))
+    # An arbitrator removed by an upheld challenge (nobody on the roster to replace them), and a mediator
+    # the roster appointed in place of one whose challenge was upheld.
+    cases.append(_challenge_decided(second, case_in("arbitration", second), upheld=True))
+    rostered = user("mediator")
+    neutral_profile_set(user=rostered, languages=["en", "zh-hans"])
+    cases.append(_challenge_decided(third, case_in("mediation", third), upheld=True))
+    assert (cases[-2].arbitrator_id, cases[-1].mediator_id) == (None, rostered.pk)
     # A deactivated consumer and a deactivated operator see nothing, not even their own case.
     User.objects.filter(pk__in=[third.consumer.pk, second.operator.pk]).update(is_active=False)
 
@@ -303,6 +348,7 @@ def mixed_population():
         merchant_colleague(first.merchant),
         merchant_colleague(second.merchant),
         new_mediator,
+        rostered,
         *(user(role) for role in ("consumer", "merchant", "mediator", "arbitrator", "operator")),
     ]
     users = [User.objects.get(pk=u.pk) for u in users]  # fresh from the database, is_active included

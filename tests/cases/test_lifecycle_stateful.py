@@ -7,32 +7,46 @@ to three cases. After every step we check what a user of the API would check:
 - nothing forbidden succeeds: a 2xx answer only for an action ``allowed_actions`` listed just before, and
   every listed action with a valid body does succeed;
 - a refusal (4xx) changes nothing: neither the status, nor the other lifecycle fields, nor the event log;
-- a success appends exactly one event, of the action's type, by the acting user, whose payload ``from``
-  and ``to`` are the status before and after, and the new status is one the lifecycle allows;
+- a success appends one event, of the action's type, by the acting user, whose payload ``from`` and
+  ``to`` are the status before and after, and the new status is one the lifecycle allows; where the
+  platform then asks the roster for a neutral (``request_mediation``, ``escalate``, an upheld
+  ``decide_challenge``) and nobody is on it, a ``neutral_unavailable`` event by the system follows;
+- the neutrals' appointments change as the rules say (an assignment opens a challenge window of
+  ODR_CHALLENGE_DAYS, a challenge is pending until the operator decides it, a disclosure restarts the
+  window unless a challenge is pending, an upheld challenge removes the neutral, a dismissed one closes
+  the window) and no other action, and no refusal, touches them;
 - a user who may not see the case always gets 404, whatever they try;
 - ``allowed_actions`` (from ``cases.policies`` and in the API) agrees with the lifecycle written out
   independently below (``MOVES``, ``WHO``, ``spec_allows``);
-- invariant: each case's hash chain verifies and its status is the ``to`` of its last transition event.
+- invariant: each case's hash chain verifies and its status is the ``to`` of its last transition event;
+  each neutral on a case has exactly one active appointment, and nobody else has one.
 
 Most steps are "guided" (a user picks one of the actions open to them, forward moves weighted above
 terminal and sideways ones), and a second case often starts in a state the factories reach, so examples
 regularly get to mediation, arbitration, the award and compliance; the test asserts at the end that they
-did. Each example runs in a savepoint rolled back at its teardown, with fresh users.
+did. Now and then days pass (``time_machine``), so that challenge windows close and disclosures reopen
+them. Nobody is on the neutrals' roster (no ``NeutralProfile``), so the platform never appoints anybody
+by itself here. Each example runs in a savepoint rolled back at its teardown, with fresh users.
 """
 
+import datetime as dt
 from collections import Counter
 
 import pytest
+import time_machine
+from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.db import transaction
+from django.utils import timezone
 from hypothesis import HealthCheck, note, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
 from accounts.models import Role
-from cases import policies
+from cases import policies, services
 from cases.events import chain_verify
 from cases.models import ACTIONS, Case, CaseEvent
+from mediation.models import Appointment
 from tests.conftest import client_for
 from tests.factories import ALL_STATES, Cast, case_in, filing_body, merchant_colleague, user
 
@@ -61,6 +75,8 @@ MOVES = {
     "dispute_compliance": {"compliance": {"settled", "awarded"}},
     "reject": {s: {"rejected"} for s in ("filed", "jurisdiction")},
     "close": {s: {"closed"} for s in ("settled", "awarded", "compliance", "defaulted")},
+    "disclose": {"mediation": {"mediation"}, "arbitration": {"arbitration"}},
+    "decide_challenge": {"mediation": {"mediation"}, "arbitration": {"arbitration"}},
 }
 assert set(MOVES) == set(ACTIONS)
 
@@ -86,7 +102,20 @@ WHO = {
     "dispute_compliance": {"consumer"},
     "reject": {"operator"},
     "close": {"operator"},
+    # Only the neutral of the stage the case is in (see ``may``): the mediator in mediation, the
+    # arbitrator in arbitration.
+    "disclose": {"mediator", "arbitrator"},
+    "decide_challenge": {"operator"},
 }
+assert set(WHO) == set(ACTIONS)
+
+#: The stage's neutral, "the current neutral": whom a party may challenge, who discloses.
+CURRENT_NEUTRAL = {"mediation": "mediator", "arbitration": "arbitrator"}
+
+
+def challenge_window() -> dt.timedelta:
+    """How long the parties may challenge a neutral after the appointment or the latest disclosure."""
+    return dt.timedelta(days=django_settings.ODR_CHALLENGE_DAYS)
 
 
 def relation(user, case) -> str | None:
@@ -113,10 +142,37 @@ def may(rel, action, case) -> bool:
     """Whether this relation may ever take ``action`` on the case (no: 403)."""
     if action == "escalate" and case.status == "defaulted":
         return rel in {"consumer", "operator"}  # the silent merchant does not steer its own default
+    if action == "disclose":
+        # Only the current neutral: outside mediation and arbitration nobody is, so it is 403 for all,
+        # and the mediator of a case gone on to arbitration is no longer it.
+        return rel is not None and rel == CURRENT_NEUTRAL.get(case.status)
     return rel in WHO[action]
 
 
-def spec_allows(user, case, action) -> bool:
+def current_neutral_id(case):
+    role = CURRENT_NEUTRAL.get(case.status)
+    return getattr(case, f"{role}_id") if role else None
+
+
+def neutral_appointment(case):
+    """The active appointment of the case's current neutral (what a challenge is about), or None."""
+    neutral = current_neutral_id(case)
+    if neutral is None:
+        return None
+    rows = list(
+        Appointment.objects.filter(
+            case_id=case.pk, neutral_id=neutral, role=CURRENT_NEUTRAL[case.status], status="active"
+        )
+    )
+    assert len(rows) <= 1, rows
+    return rows[0] if rows else None
+
+
+_LOOK_IT_UP = object()
+
+
+def spec_allows(user, case, action, appointment=_LOOK_IT_UP) -> bool:
+    """``appointment``: the current neutral's active appointment, when the caller has it already."""
     rel = relation(user, case)
     if not visible(user, case) or not may(rel, action, case) or case.status not in MOVES[action]:
         return False
@@ -127,9 +183,28 @@ def spec_allows(user, case, action) -> bool:
         return rel not in jurisdiction.get("accepted_by", [])
     if action == "accept_settlement":
         return case.open_offer_party == ("merchant" if rel == "consumer" else "consumer")
-    if action == "challenge_neutral":
-        return (case.mediator_id if case.status == "mediation" else case.arbitrator_id) is not None
+    if action in ("challenge_neutral", "decide_challenge"):
+        if appointment is _LOOK_IT_UP:
+            appointment = neutral_appointment(case)
+        if appointment is None:  # no neutral (or, in older data, no appointment) to challenge
+            return False
+        if action == "decide_challenge":
+            return bool(appointment.challenged_by)
+        # One challenge at a time, and only within the window (which a dismissal closes).
+        return not appointment.challenged_by and timezone.now() <= appointment.challenge_until
     return True
+
+
+def roster_requests(action, case, body) -> list[str]:
+    """The roles the platform then asks the roster for: it finds nobody here, so each adds a
+    ``neutral_unavailable`` event after the action's own."""
+    if action == "request_mediation":
+        return ["mediator"]
+    if action == "escalate":
+        return ["arbitrator"]
+    if action == "decide_challenge" and body["upheld"]:
+        return [CURRENT_NEUTRAL[case.status]]
+    return []
 
 
 def expected_targets(action, case, body, rel) -> set[str]:
@@ -144,6 +219,18 @@ def expected_targets(action, case, body, rel) -> set[str]:
     if action == "dispute_compliance":
         return {"awarded"} if (case.outcome or {}).get("kind") == "award" else {"settled"}
     return MOVES[action].get(case.status, set())
+
+
+APPOINTMENT_FIELDS = (
+    "id", "neutral_id", "role", "status", "automatic", "appointed_at", "disclosure", "disclosed_at",
+    "challenge_until", "challenge_reason", "challenged_by",
+)  # fmt: skip
+
+
+def appointments(case_id) -> dict[int, dict]:
+    """The case's appointments, by id."""
+    rows = Appointment.objects.filter(case_id=case_id).values(*APPOINTMENT_FIELDS)
+    return {row["id"]: row for row in rows}
 
 
 def snapshot(case) -> tuple:
@@ -173,27 +260,31 @@ EMPTY_INPUT = {
 }
 OPTIONAL_REASON = {"withdraw", "escalate", "close"}
 REQUIRED_REASON = {"contest_jurisdiction", "challenge_neutral", "dispute_compliance", "reject"}
+TEXTS = ["Because.", "Der Artikel kam nie an.", "商品没有送达。"]
 
 #: In guided steps, forward moves are picked far more often than the ones that end a case early or
-#: go sideways, so that examples regularly get deep into the lifecycle.
+#: go sideways, so that examples regularly get deep into the lifecycle. Challenges, their decisions and
+#: disclosures are sideways moves, weighted up all the same so that examples walk them.
 WEIGHTS = dict.fromkeys(ACTIONS, 6) | {
     "withdraw": 1,
     "reject": 1,
     "close": 1,
     "declare_default": 1,
     "contest_jurisdiction": 1,
-    "challenge_neutral": 1,
+    "challenge_neutral": 8,
+    "decide_challenge": 12,
+    "disclose": 7,
     "dispute_compliance": 1,
     "assign_mediator": 3,
     "assign_arbitrator": 3,
     "escalate": 4,
 }
 #: What one step of the machine does, and how often.
-MODES = ["guided"] * 14 + ["anyone"] * 3 + ["outsider"] + ["file"]
+MODES = ["guided"] * 14 + ["anyone"] * 3 + ["outsider"] + ["file"] + ["wait"] * 2
 
 
-def valid_body(data, action, mediators, arbitrators) -> dict:
-    text = st.sampled_from(["Because.", "Der Artikel kam nie an.", "商品没有送达。"])
+def valid_body(data, action, mediators, arbitrators, decided=0) -> dict:
+    text = st.sampled_from(TEXTS)
     if action in EMPTY_INPUT:
         return data.draw(st.sampled_from([{}, {"note": "ignored"}]), label="body")
     if action in OPTIONAL_REASON:
@@ -229,6 +320,13 @@ def valid_body(data, action, mediators, arbitrators) -> dict:
         return body
     if action == "report_compliance":
         return {"reference": data.draw(st.sampled_from(["REFUND-1", "SEPA 2026-11-02"]), label="reference")}
+    if action == "disclose":
+        return data.draw(st.fixed_dictionaries({"statement": text}), label="body")
+    if action == "decide_challenge":
+        # Hypothesis strongly favours the first of sampled_from (and st.booleans() leans to False): which
+        # outcome comes first alternates with the case's challenges decided, so that runs walk both.
+        upheld = st.sampled_from([True, False] if decided % 2 == 0 else [False, True])
+        return data.draw(st.fixed_dictionaries({"upheld": upheld, "reason": text}), label="body")
     raise AssertionError(f"no body for {action}")
 
 
@@ -268,6 +366,16 @@ def invalid_body(data, action, wrong_users) -> object:
         ]
     if action == "report_compliance":
         options += [{}, {"reference": "x" * 201}]
+    if action == "disclose":
+        options += [{}, {"statement": ""}, {"statement": ["a list"]}]
+    if action == "decide_challenge":
+        options += [
+            {"reason": "x"},
+            {"upheld": "perhaps", "reason": "x"},
+            {"upheld": None, "reason": "x"},
+            {"upheld": True},
+            {"upheld": False, "reason": ""},
+        ]
     return data.draw(st.sampled_from(options), label="invalid body")
 
 
@@ -291,12 +399,19 @@ START_STATES = ("mediation", "arbitration", "negotiation", "awarded", "complianc
 START_STATES += tuple(state for state in ALL_STATES if state not in START_STATES)
 #: States ``case_in`` can reach with the merchant's offer open.
 OFFER_STATES = ("jurisdiction", "negotiation", "settled", "mediation", "arbitration", "awarded")
+#: What may have become of the current neutral of a second case that starts in mediation or arbitration:
+#: an appointment whose window has passed, a party's challenge waiting for the operator, or nothing.
+NEUTRAL_STORIES = ("appointed long ago", "challenged", None)
 
 
 class LifecycleMachine(RuleBasedStateMachine):
-    #: Across all examples of one run: statuses reached and actions that succeeded (read by the test).
+    #: Across all examples of one run (read by the test): statuses reached, actions that succeeded,
+    #: challenges decided ("upheld", "dismissed"), and challenge windows that time closed ("passed") or
+    #: a disclosure opened again ("reopened").
     reached: Counter = Counter()
     succeeded: Counter = Counter()
+    decisions: Counter = Counter()
+    windows: Counter = Counter()
 
     def __init__(self):
         super().__init__()
@@ -329,9 +444,12 @@ class LifecycleMachine(RuleBasedStateMachine):
             "assign_arbitrator": [pk["merchant"], pk["mediator"], pk["operator2"]],
         }
         self.case_ids: list = []
+        self._traveller = None  # the clock, once days have passed
 
     def teardown(self):
         transaction.savepoint_rollback(self._savepoint)
+        if self._traveller is not None:
+            self._traveller.stop()
 
     # --- filing ------------------------------------------------------------------------------------
     def _file(self, submit: bool):
@@ -353,15 +471,24 @@ class LifecycleMachine(RuleBasedStateMachine):
     @initialize(
         state=st.sampled_from(START_STATES),
         merchant_offer=st.booleans(),
+        story=st.sampled_from(NEUTRAL_STORIES),
     )
-    def maybe_start_a_case_further_on(self, state, merchant_offer):
-        """Sometimes a second case starts in a state the factories reach, so deep paths get steps too."""
+    def maybe_start_a_case_further_on(self, state, merchant_offer, story):
+        """Sometimes a second case starts in a state the factories reach, so deep paths get steps too
+        (and, in mediation or arbitration, with its neutral already challenged, or appointed long ago)."""
         if state is None:
             return
         merchant_offer = merchant_offer and state in OFFER_STATES
-        case = case_in(state, self.cast, merchant_offer=merchant_offer)
+        story = story if state in CURRENT_NEUTRAL else None
+        if story == "appointed long ago":
+            with time_machine.travel(timezone.now() - challenge_window() - dt.timedelta(days=1), tick=True):
+                case = case_in(state, self.cast, merchant_offer=merchant_offer)
+        else:
+            case = case_in(state, self.cast, merchant_offer=merchant_offer)
+        if story == "challenged":
+            services.case_challenge_neutral(actor=self.cast.merchant, case_id=case.pk, reason="Too close.")
         self.case_ids.append(str(case.pk))
-        note(f"case {len(self.case_ids) - 1}: made {state} by the factories (merchant offer: {merchant_offer})")
+        note(f"case {len(self.case_ids) - 1}: made {state} by the factories (offer: {merchant_offer}, {story})")
 
     # --- actions -----------------------------------------------------------------------------------
     def _pick_case(self, data, *, prefer_open: bool):
@@ -371,9 +498,10 @@ class LifecycleMachine(RuleBasedStateMachine):
             indices = [i for i, c in enumerate(cases) if c.status not in TERMINAL] or indices
         return self.case_ids[data.draw(st.sampled_from(indices), label="case")]
 
-    def _body(self, data, action, *, valid: bool):
+    def _body(self, data, case_id, action, *, valid: bool):
         if valid:
-            return valid_body(data, action, self.mediator_pool, self.arbitrator_pool), True
+            decided = CaseEvent.objects.filter(case_id=case_id, type="decide_challenge").count()
+            return valid_body(data, action, self.mediator_pool, self.arbitrator_pool, decided), True
         return invalid_body(data, action, self.wrong_assignees), False
 
     @rule(data=st.data())
@@ -386,8 +514,21 @@ class LifecycleMachine(RuleBasedStateMachine):
             self.anyone_tries_anything(data)
         elif mode == "outsider":
             self.outsider_looks(data)
+        elif mode == "wait":
+            self.let_days_pass(data)
         else:
             self.guided_action(data)
+
+    def let_days_pass(self, data):
+        """The clock moves on (and keeps ticking): a day, or past a whole challenge window. Whole days
+        only, so that no window ends within the few seconds an example takes."""
+        days = data.draw(st.sampled_from([django_settings.ODR_CHALLENGE_DAYS + 1, 1]), label="days pass")
+        moment = timezone.now() + dt.timedelta(days=days)
+        if self._traveller is not None:
+            self._traveller.stop()
+        self._traveller = time_machine.travel(moment, tick=True)
+        self._traveller.start()
+        note(f"{days} day(s) pass")
 
     def guided_action(self, data):
         """A user takes one of the actions open to them now (forward moves preferred)."""
@@ -404,7 +545,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             action = data.draw(st.sampled_from(ACTIONS), label="action")
             name = data.draw(st.sampled_from(INSIDERS), label="who")
         valid = data.draw(st.sampled_from([True] * 9 + [False]), label="valid")
-        body, valid = self._body(data, action, valid=valid)
+        body, valid = self._body(data, case_id, action, valid=valid)
         self._act(case_id, name, action, body, valid)
 
     def anyone_tries_anything(self, data):
@@ -412,7 +553,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         case_id = self._pick_case(data, prefer_open=False)
         name = data.draw(st.sampled_from(EVERYONE), label="who")
         action = data.draw(st.sampled_from(ACTIONS), label="action")
-        body, valid = self._body(data, action, valid=data.draw(st.booleans(), label="valid"))
+        body, valid = self._body(data, case_id, action, valid=data.draw(st.booleans(), label="valid"))
         self._act(case_id, name, action, body, valid)
 
     def outsider_looks(self, data):
@@ -435,6 +576,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         sees = visible(u, before)
         allowed = policies.allowed_actions(u, before)
         events_before = list(CaseEvent.objects.filter(case_id=case_id).order_by("seq").values_list("seq", "hash"))
+        appointments_before = appointments(case_id)
+        challenged = neutral_appointment(before)
         if sees:
             shown = self.clients[name].get(f"/api/v1/cases/{case_id}/")
             assert shown.status_code == 200
@@ -466,10 +609,13 @@ class LifecycleMachine(RuleBasedStateMachine):
         if 200 <= code < 300:
             assert action in allowed, f"forbidden {action} by {name} succeeded"
             assert valid, f"{action} succeeded with an invalid body {body!r}"
-            assert len(events) == len(events_before) + 1, "a success appends exactly one event"
-            assert [(e.seq, e.hash) for e in events[:-1]] == events_before, "earlier events untouched"
-            event = events[-1]
-            assert event.type == action
+            roles = roster_requests(action, before, body)
+            new_events = events[len(events_before) :]
+            assert [e.type for e in new_events] == [action] + ["neutral_unavailable"] * len(roles), new_events
+            assert [(e.seq, e.hash) for e in events[: len(events_before)]] == events_before, "earlier events kept"
+            for follower, role in zip(new_events[1:], roles, strict=True):
+                assert (follower.actor_id, follower.actor_role, follower.payload) == (None, "system", {"role": role})
+            event = new_events[0]
             assert (event.actor_id, event.actor_role) == (u.pk, u.role)
             assert event.payload["from"] == before.status
             assert event.payload["to"] == after.status
@@ -477,11 +623,69 @@ class LifecycleMachine(RuleBasedStateMachine):
             data = response.json()
             assert data["status"] == after.status
             assert data["allowed_actions"] == policies.allowed_actions(u, after)
+            self.check_appointments(action, before, after, body, rel, appointments_before, challenged, event)
             self.succeeded[action] += 1
             self.reached[after.status] += 1
+            if action == "decide_challenge":
+                self.decisions["upheld" if body["upheld"] else "dismissed"] += 1
         else:
             assert snapshot(after) == snapshot(before), "a refused action changed the case"
             assert [(e.seq, e.hash) for e in events] == events_before, "a refused action changed the log"
+            assert appointments(case_id) == appointments_before, "a refused action changed an appointment"
+
+    def check_appointments(self, action, before, after, body, rel, rows_before, challenged, event):
+        """What a successful ``action`` did to the case's appointments (and nothing else did)."""
+        rows = appointments(before.pk)
+        expected = {pk: dict(row) for pk, row in rows_before.items()}
+        payload = event.payload
+        if action in ("challenge_neutral", "disclose", "decide_challenge"):
+            assert challenged is not None, f"{action} succeeded with no appointment of the current neutral"
+        if action in ("assign_mediator", "assign_arbitrator"):
+            role = action.removeprefix("assign_")
+            (new,) = set(rows) - set(rows_before)
+            row = rows[new]
+            assert (row["neutral_id"], row["role"], row["status"], row["automatic"]) == (
+                body["user"], role, "active", False,
+            )  # fmt: skip
+            assert row["challenge_until"] == row["appointed_at"] + challenge_window()
+            assert (row["challenged_by"], row["disclosed_at"]) == ("", None)
+            assert payload[role] == body["user"]
+            expected[new] = row
+            for old in expected.values():  # the one it replaces, if any
+                if old["role"] == role and old["id"] != new and old["status"] == "active":
+                    old["status"] = "replaced"
+        elif action == "challenge_neutral":
+            assert payload["party"] == rel and payload["neutral"] == current_neutral_id(before)
+            expected[challenged.pk] |= {"challenged_by": rel, "challenge_reason": body["reason"]}
+        elif action == "disclose":
+            row = rows[challenged.pk]
+            assert row["disclosed_at"] is not None
+            until = challenged.challenge_until
+            if not challenged.challenge_reason:
+                # With no challenge pending or decided, the window runs from the disclosure (one that
+                # time closed opens again: the parties may challenge on what the neutral now discloses).
+                # A pending challenge keeps the window, and a dismissal's closed window stays closed.
+                until = row["disclosed_at"] + challenge_window()
+                if challenged.challenge_until < row["disclosed_at"]:
+                    self.windows["reopened"] += 1
+            expected[challenged.pk] |= {
+                "disclosure": body["statement"], "disclosed_at": row["disclosed_at"], "challenge_until": until,
+            }  # fmt: skip
+            assert payload["statement"] == body["statement"]
+            assert dt.datetime.fromisoformat(payload["challenge_until"]) == until
+        elif action == "decide_challenge":
+            role = CURRENT_NEUTRAL[before.status]
+            assert (payload["upheld"], payload["reason"]) == (body["upheld"], body["reason"])
+            assert payload["neutral"] == challenged.neutral_id
+            if body["upheld"]:  # the neutral leaves the case; nobody on the roster to replace them
+                assert getattr(after, f"{role}_id") is None
+                expected[challenged.pk] |= {"status": "replaced"}
+            else:  # the neutral stays, the challenge is cleared and the window closed
+                assert getattr(after, f"{role}_id") == challenged.neutral_id
+                row = rows[challenged.pk]
+                assert event.at - dt.timedelta(seconds=5) <= row["challenge_until"] <= event.at  # closed then
+                expected[challenged.pk] |= {"challenged_by": "", "challenge_until": row["challenge_until"]}
+        assert rows == expected, action
 
     # --- invariants --------------------------------------------------------------------------------
     @invariant()
@@ -497,9 +701,21 @@ class LifecycleMachine(RuleBasedStateMachine):
     def allowed_actions_follow_the_lifecycle(self):
         for case_id in self.case_ids:
             case = Case.objects.get(pk=case_id)
+            appointment = neutral_appointment(case)
+            if appointment and not appointment.challenge_reason and appointment.challenge_until < timezone.now():
+                self.windows["passed"] += 1  # with time, not by a dismissal
             for name, u in self.users.items():
-                expected = [action for action in ACTIONS if spec_allows(u, case, action)]
+                expected = [action for action in ACTIONS if spec_allows(u, case, action, appointment)]
                 assert policies.allowed_actions(u, case) == expected, (name, relation(u, case), case.status)
+
+    @invariant()
+    def each_neutral_on_a_case_has_one_active_appointment(self):
+        for case_id in self.case_ids:
+            case = Case.objects.get(pk=case_id)
+            for role in ("mediator", "arbitrator"):
+                active = Appointment.objects.filter(case_id=case_id, role=role, status="active")
+                neutral = getattr(case, f"{role}_id")
+                assert list(active.values_list("neutral_id", flat=True)) == ([neutral] if neutral else []), role
 
 
 DEEP_STATES = {"negotiation", "mediation", "arbitration", "settled", "awarded", "compliance", "closed"}
@@ -512,6 +728,10 @@ FORWARD_ACTIONS = {
     "issue_award",
     "report_compliance",
     "confirm_compliance",
+    # The neutrals' appointments: a disclosure, a challenge and its decision.
+    "disclose",
+    "challenge_neutral",
+    "decide_challenge",
 }
 
 
@@ -519,6 +739,8 @@ FORWARD_ACTIONS = {
 def test_lifecycle_state_machine_through_the_api(db):
     LifecycleMachine.reached.clear()
     LifecycleMachine.succeeded.clear()
+    LifecycleMachine.decisions.clear()
+    LifecycleMachine.windows.clear()
     run_state_machine_as_test(
         LifecycleMachine,
         settings=settings(
@@ -531,3 +753,6 @@ def test_lifecycle_state_machine_through_the_api(db):
     # The machine is only as good as the paths it walks: it must regularly get deep into the lifecycle.
     assert set(LifecycleMachine.reached) >= DEEP_STATES, LifecycleMachine.reached
     assert set(LifecycleMachine.succeeded) >= FORWARD_ACTIONS, LifecycleMachine.succeeded
+    # ... and walk the neutrals' challenges: both decisions, windows that time closed and disclosures reopened.
+    assert set(LifecycleMachine.decisions) == {"upheld", "dismissed"}, LifecycleMachine.decisions
+    assert set(LifecycleMachine.windows) == {"passed", "reopened"}, LifecycleMachine.windows

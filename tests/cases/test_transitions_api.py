@@ -1,28 +1,39 @@
 """Every lifecycle action through the HTTP API: ``POST /api/v1/cases/{id}/actions/{action}/``.
 
 1. Every allowed (source state, action, actor) answers 200, moves the case to the expected status,
-   records what it did and appends one event ``{type: action, payload: {from, to}}``; the action was
-   listed in the actor's ``allowed_actions`` beforehand.
+   records what it did and appends one event ``{type: action, payload: {from, to}}`` (then, where the
+   platform asks the roster for a neutral and finds nobody, a system ``neutral_unavailable``); the
+   action was listed in the actor's ``allowed_actions`` beforehand.
 2. Every forbidden one is refused with the right code (409 wrong state, 403 not permitted, 404 not
    visible, 401 anonymous) and changes nothing.
 3. Invalid bodies answer 400 with the offending field and change nothing.
 4. ``allowed_actions`` is exactly the set of actions whose POST succeeds, for every state and every
    member of the cast.
+5. The neutrals' appointments: the current neutral's disclosure, the parties' challenge within
+   ODR_CHALLENGE_DAYS of the appointment or the latest disclosure, one challenge at a time, and the
+   operator's decision (upheld: the neutral leaves and the roster is asked for another; dismissed: the
+   window closes).
 
 The tables below (``SOURCES``, ``PERMITTED``) are written from the contract, not read from the code;
 ``test_the_tables_match_the_state_machine`` makes sure they describe the machine that is running.
 """
 
+import datetime as dt
 from dataclasses import dataclass
 
 import pytest
+import time_machine
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import Role
 from cases import services
 from cases.models import ACTIONS, Case
+from mediation.models import Appointment
+from mediation.services import neutral_profile_set
 from tests.factories import ALL_STATES, case_in, merchant_colleague, user
 
 pytestmark = pytest.mark.django_db
@@ -50,6 +61,8 @@ SOURCES = {
     "dispute_compliance": {"compliance"},
     "reject": {"filed", "jurisdiction"},
     "close": {"settled", "awarded", "compliance", "defaulted"},
+    "disclose": {"mediation", "arbitration"},
+    "decide_challenge": {"mediation", "arbitration"},
 }
 
 #: For each action, one member of the cast whose role permits it (used for the wrong-state 409s).
@@ -73,6 +86,9 @@ PERMITTED = {
     "dispute_compliance": "consumer",
     "reject": "operator",
     "close": "operator",
+    # The case's current neutral: the mediator in mediation (the arbitrator in arbitration).
+    "disclose": "mediator",
+    "decide_challenge": "operator",
 }
 
 
@@ -106,6 +122,8 @@ VALID_BODY = {
     "dispute_compliance": {"reason": "The refund never arrived."},
     "reject": {"reason": "Outside the platform's scope."},
     "close": {"reason": "Nothing left to do."},
+    "disclose": {"statement": "Five years ago I advised a supplier of the merchant; nothing since."},
+    "decide_challenge": {"upheld": True, "reason": "Advising the merchant's supplier is too close."},
 }
 
 
@@ -145,15 +163,37 @@ def _dismiss(cast, case):
     )
 
 
+def _challenge(party):
+    return lambda cast, case: services.case_challenge_neutral(
+        actor=getattr(cast, party), case_id=case.pk, reason="The neutral once worked for the merchant."
+    )
+
+
+def _decide_challenge(upheld):
+    return lambda cast, case: services.case_decide_challenge(
+        actor=cast.operator, case_id=case.pk, upheld=upheld, reason="Decided on the file."
+    )
+
+
+#: More days than the parties have to challenge a neutral.
+PAST_THE_WINDOW = settings.ODR_CHALLENGE_DAYS + 1
+
+
 @dataclass(frozen=True)
 class Scenario:
     state: str
     start: str
     steps: tuple = ()
     merchant_offer: bool = False
+    #: The case reached ``start`` this many days ago (the steps are taken now).
+    days_ago: int = 0
 
     def build(self, cast) -> Case:
-        case = case_in(self.start, cast, merchant_offer=self.merchant_offer)
+        if self.days_ago:
+            with time_machine.travel(timezone.now() - dt.timedelta(days=self.days_ago), tick=True):
+                case = case_in(self.start, cast, merchant_offer=self.merchant_offer)
+        else:
+            case = case_in(self.start, cast, merchant_offer=self.merchant_offer)
         for step in self.steps:
             case = step(cast, case)
         return case
@@ -177,6 +217,20 @@ SCENARIOS.update(
         "arbitration:after-default": Scenario("arbitration", "defaulted", (_escalate, _assign_arbitrator)),
         "compliance:award": Scenario("compliance", "awarded", (_report_compliance,)),
         "closed:dismissed": Scenario("closed", "arbitration", (_dismiss,)),
+        # The neutrals' appointments (factories assign the cast's neutrals, which opens the windows).
+        "mediation:challenged": Scenario("mediation", "mediation", (_challenge("consumer"),)),
+        "arbitration:challenged": Scenario("arbitration", "arbitration", (_challenge("merchant"),)),
+        "mediation:challenge-dismissed": Scenario(
+            "mediation", "mediation", (_challenge("consumer"), _decide_challenge(upheld=False))
+        ),
+        "mediation:challenge-upheld": Scenario(
+            "mediation", "mediation", (_challenge("merchant"), _decide_challenge(upheld=True))
+        ),
+        "arbitration:challenge-upheld": Scenario(
+            "arbitration", "arbitration", (_challenge("consumer"), _decide_challenge(upheld=True))
+        ),
+        "mediation:window-passed": Scenario("mediation", "mediation", days_ago=PAST_THE_WINDOW),
+        "arbitration:window-passed": Scenario("arbitration", "arbitration", days_ago=PAST_THE_WINDOW),
     }
 )
 
@@ -323,8 +377,9 @@ def test_the_tables_match_the_state_machine():
 
 
 # --- 1. every allowed transition ------------------------------------------------------------
-def T(scenario, action, actor, to, body=None, case=None, event=None, id=None):  # noqa: N802
-    """One row of the allowed transitions: ``case``/``event`` map dotted paths to expected values."""
+def T(scenario, action, actor, to, body=None, case=None, event=None, then=(), id=None):  # noqa: N802
+    """One row of the allowed transitions: ``case``/``event`` map dotted paths to expected values;
+    ``then``: the events the platform appends after the action's own, as ``(type, payload paths)``."""
     return pytest.param(
         scenario,
         action,
@@ -333,8 +388,15 @@ def T(scenario, action, actor, to, body=None, case=None, event=None, id=None):  
         body,
         case or {},
         event or {},
+        then,
         id=id or f"{scenario}-{action}-by-{actor}",
     )
+
+
+def nobody_on_the_roster(role):
+    """What follows when the platform looks for a ``role`` on the roster and finds nobody (the
+    factories' neutrals have no NeutralProfile): the operators are told by a system event."""
+    return (("neutral_unavailable", {"role": role}),)
 
 
 EUR_89_90 = money("89.90", "EUR")
@@ -482,7 +544,18 @@ TRANSITIONS = [
         body={"forum": "de", "applicable_law": "es", "reason": "Chosen after the dispute arose."},
         case={"jurisdiction.status": "decided", "jurisdiction.forum": "DE", "jurisdiction.applicable_law": "ES"},
     ),
-    *(T("negotiation", "request_mediation", party, "mediation") for party in ("consumer", "merchant")),
+    # request_mediation: to mediation, and the roster is asked for a mediator at once
+    *(
+        T(
+            "negotiation",
+            "request_mediation",
+            party,
+            "mediation",
+            case={"mediator": None},
+            then=nobody_on_the_roster("mediator"),
+        )
+        for party in ("consumer", "merchant")
+    ),
     *(
         T(
             scenario,
@@ -494,10 +567,17 @@ TRANSITIONS = [
         )
         for scenario in ("negotiation:offer", "mediation:offer")
     ),
-    *(T("negotiation", "escalate", who, "arbitration") for who in ("consumer", "merchant", "colleague", "operator")),
-    *(T("mediation", "escalate", who, "arbitration") for who in ("consumer", "merchant", "operator", "mediator")),
-    *(T("defaulted", "escalate", who, "arbitration") for who in ("consumer", "operator")),
-    T("mediation:no-mediator", "escalate", "consumer", "arbitration"),
+    # escalate: to arbitration, and the roster is asked for an arbitrator at once
+    *(
+        T(scenario, "escalate", who, "arbitration", case={"arbitrator": None}, then=nobody_on_the_roster("arbitrator"))
+        for scenario, escalating in (
+            ("negotiation", ("consumer", "merchant", "colleague", "operator")),
+            ("mediation", ("consumer", "merchant", "operator", "mediator")),
+            ("defaulted", ("consumer", "operator")),
+            ("mediation:no-mediator", ("consumer",)),
+        )
+        for who in escalating
+    ),
     # assignments: same state, the neutral is recorded
     T(
         "mediation:no-mediator",
@@ -547,6 +627,69 @@ TRANSITIONS = [
         )
         for state, neutral in (("mediation", "mediator"), ("arbitration", "arbitrator"))
         for party in ("consumer", "merchant")
+    ),
+    T(
+        "arbitration",
+        "challenge_neutral",
+        "colleague",
+        "arbitration",
+        event={"party": "merchant", "neutral": Who("arbitrator")},
+    ),
+    # disclose: same state, by the current neutral; the parties' window runs from it
+    *(
+        T(
+            state,
+            "disclose",
+            neutral,
+            state,
+            case={f"{neutral}.id": Who(neutral)},
+            event={"statement": VALID_BODY["disclose"]["statement"], "challenge_until": SET},
+        )
+        for state, neutral in (("mediation", "mediator"), ("arbitration", "arbitrator"))
+    ),
+    T(
+        "mediation:challenged",
+        "disclose",
+        "mediator",
+        "mediation",
+        event={"statement": VALID_BODY["disclose"]["statement"], "challenge_until": SET},
+        id="mediation-disclose-while-a-challenge-is-pending",
+    ),
+    T(
+        "arbitration:window-passed",
+        "disclose",
+        "arbitrator",
+        "arbitration",
+        event={"challenge_until": SET},
+        id="arbitration-disclose-after-the-window-passed",
+    ),
+    # decide_challenge: same state, by the operator; upheld, the neutral leaves and the roster is asked
+    *(
+        T(
+            f"{state}:challenged",
+            "decide_challenge",
+            "operator",
+            state,
+            body={"upheld": True, "reason": "Too close to the merchant."},
+            case={neutral: None, **({"mediator.id": Who("mediator")} if state == "arbitration" else {})},
+            event={"upheld": True, "reason": "Too close to the merchant.", "neutral": Who(neutral)},
+            then=nobody_on_the_roster(neutral),
+            id=f"{state}-challenge-upheld-{neutral}-removed",
+        )
+        for state, neutral in (("mediation", "mediator"), ("arbitration", "arbitrator"))
+    ),
+    *(
+        T(
+            f"{state}:challenged",
+            "decide_challenge",
+            "operator",
+            state,
+            body={"upheld": False, "reason": "A supplier five years ago is no conflict."},
+            case={f"{neutral}.id": Who(neutral)},
+            event={"upheld": False, "reason": "A supplier five years ago is no conflict.", "neutral": Who(neutral)},
+            id=f"{state}-challenge-dismissed-{neutral}-stays",
+        )
+        for state, neutral in (("mediation", "mediator"), ("arbitration", "arbitrator"))
     ),
     # issue_award: RETURN_VALUE(awarded, closed)
     T(
@@ -628,8 +771,10 @@ TRANSITIONS = [
 ]
 
 
-@pytest.mark.parametrize(("scenario", "action", "actor", "to", "body", "case_expect", "event_expect"), TRANSITIONS)
-def test_allowed_transition(as_, cast, people, scenario, action, actor, to, body, case_expect, event_expect):
+@pytest.mark.parametrize(
+    ("scenario", "action", "actor", "to", "body", "case_expect", "event_expect", "then"), TRANSITIONS
+)
+def test_allowed_transition(as_, cast, people, scenario, action, actor, to, body, case_expect, event_expect, then):
     case = SCENARIOS[scenario].build(cast)
     client = as_(actor)
     before, events_before = snapshot(client, case.pk)
@@ -650,9 +795,9 @@ def test_allowed_transition(as_, cast, people, scenario, action, actor, to, body
     stored, events = snapshot(client, case.pk)
     assert stored["status"] == to
     assert_expected(stored, case_expect, people, "case read back")
-    assert len(events) == len(events_before) + 1
-    assert events[:-1] == events_before
-    event = events[-1]
+    assert len(events) == len(events_before) + 1 + len(then)
+    assert events[: len(events_before)] == events_before
+    event = events[len(events_before)]
     assert event["type"] == action
     assert event["actor"] == people[actor].pk
     assert event["seq"] == events_before[-1]["seq"] + 1
@@ -660,6 +805,9 @@ def test_allowed_transition(as_, cast, people, scenario, action, actor, to, body
     assert event["payload"]["from"] == before["status"]
     assert event["payload"]["to"] == to
     assert_expected(event["payload"], event_expect, people, "event payload")
+    for follower, (kind, payload) in zip(events[len(events_before) + 1 :], then, strict=True):
+        assert (follower["type"], follower["actor"], follower["actor_role"]) == (kind, None, "system")
+        assert_expected(follower["payload"], payload, people, f"{kind} payload")
 
 
 def test_every_transition_of_the_machine_is_exercised():
@@ -711,14 +859,21 @@ def _sees(role, scenario) -> bool:
         return False
     if role == "arbitrator":
         return scenario in ("awarded", "compliance:award", "closed:dismissed", "arbitration")
+    if role == "mediator":
+        return scenario in ("mediation", "arbitration", "awarded", "compliance:award", "closed:dismissed")
     return True
+
+
+#: Where the permission itself depends on the state, the wrong state is 403 and not 409: only the
+#: case's current neutral may disclose, and outside mediation and arbitration nobody is.
+WRONG_STATE_ERROR = {"disclose": (403, "forbidden")}
 
 
 def _wrong_state_params():
     for action in ACTIONS:
         scenarios = list(ALL_STATES)
-        if action == "issue_award":
-            # The arbitrator sees the case only once assigned: these are the states where it is.
+        if action in ("issue_award", "disclose"):
+            # The neutrals see the case only once assigned: these are the states where they are.
             scenarios += ["compliance:award", "closed:dismissed"]
         if action == "accept_settlement":
             # An open offer awaits the consumer: only the state stands in the way.
@@ -731,7 +886,8 @@ def _wrong_state_params():
 @pytest.mark.parametrize(("action", "scenario"), list(_wrong_state_params()))
 def test_wrong_state_is_409_and_changes_nothing(as_, cast, people, action, scenario):
     """The user whose role permits the action gets 409 in every state that does not allow it (or 404
-    where that user cannot see the case at all: a draft, or a case with no arbitrator yet)."""
+    where that user cannot see the case at all: a draft, or a case with no arbitrator yet; or the
+    ``WRONG_STATE_ERROR`` of the action)."""
     case = SCENARIOS[scenario].build(cast)
     watcher = as_("consumer")
     before = snapshot(watcher, case.pk)
@@ -740,7 +896,7 @@ def test_wrong_state_is_409_and_changes_nothing(as_, cast, people, action, scena
     response = post(as_(actor), case.pk, action, valid_body(action, people))
 
     if _sees(actor, scenario):
-        assert_error(response, 409, "invalid_state")
+        assert_error(response, *WRONG_STATE_ERROR.get(action, (409, "invalid_state")))
         assert action not in read_case(as_(actor), case.pk)["allowed_actions"]
     else:
         assert_error(response, 404, "not_found")
@@ -770,6 +926,11 @@ FORBIDDEN = [
     ("compliance", "dispute_compliance", ("merchant", "operator")),
     ("filed", "reject", ("consumer", "merchant")),
     ("settled", "close", ("consumer", "merchant")),
+    ("mediation", "disclose", ("consumer", "merchant", "colleague", "operator")),
+    # The mediator, still on the case, is no longer its current neutral.
+    ("arbitration", "disclose", ("consumer", "merchant", "colleague", "operator", "mediator")),
+    ("mediation:challenged", "decide_challenge", ("consumer", "merchant", "colleague", "mediator")),
+    ("arbitration:challenged", "decide_challenge", ("consumer", "merchant", "mediator", "arbitrator")),
 ]
 
 
@@ -797,6 +958,8 @@ def test_not_permitted_is_403_and_changes_nothing(as_, cast, people, scenario, a
 def _scenario_allowing(action) -> str:
     if action == "accept_settlement":
         return "negotiation:offer"  # where the consumer could accept
+    if action == "decide_challenge":
+        return "mediation:challenged"  # where the operator could decide
     return next(state for state in ALL_STATES if state in SOURCES[action])
 
 
@@ -857,9 +1020,28 @@ PER_USER_CONFLICTS = [
     ("negotiation:offer", "accept_settlement", "merchant"),
     ("negotiation:offer", "accept_settlement", "colleague"),
     ("mediation:offer", "accept_settlement", "merchant"),
-    # No neutral to challenge yet.
+    # No neutral to challenge yet, or any more.
     ("mediation:no-mediator", "challenge_neutral", "consumer"),
     ("arbitration:no-arbitrator", "challenge_neutral", "merchant"),
+    ("mediation:challenge-upheld", "challenge_neutral", "consumer"),
+    ("arbitration:challenge-upheld", "challenge_neutral", "merchant"),
+    # One challenge at a time: the operator decides it first.
+    ("mediation:challenged", "challenge_neutral", "consumer"),
+    ("mediation:challenged", "challenge_neutral", "merchant"),
+    ("arbitration:challenged", "challenge_neutral", "colleague"),
+    # A dismissed challenge closes the window: no second challenge of the same appointment.
+    ("mediation:challenge-dismissed", "challenge_neutral", "consumer"),
+    ("mediation:challenge-dismissed", "challenge_neutral", "merchant"),
+    # ODR_CHALLENGE_DAYS after the appointment, with no disclosure since.
+    ("mediation:window-passed", "challenge_neutral", "consumer"),
+    ("arbitration:window-passed", "challenge_neutral", "merchant"),
+    # No challenge waiting for a decision.
+    ("mediation", "decide_challenge", "operator"),
+    ("arbitration", "decide_challenge", "operator"),
+    ("mediation:no-mediator", "decide_challenge", "operator"),
+    ("mediation:challenge-dismissed", "decide_challenge", "operator"),
+    ("mediation:challenge-upheld", "decide_challenge", "operator"),
+    ("mediation:window-passed", "decide_challenge", "operator"),
 ]
 
 
@@ -1016,6 +1198,35 @@ INVALID = [
         "decide-law-odr",
     ),
     V("jurisdiction", "decide_jurisdiction", "operator", decide(reason=""), "reason", "decide-without-reason"),
+    V("mediation", "disclose", "mediator", {}, "statement", "disclose-without-statement"),
+    V("arbitration", "disclose", "arbitrator", {"statement": ""}, "statement", "disclose-empty-statement"),
+    V("mediation", "disclose", "mediator", {"statement": ["a", "list"]}, "statement", "disclose-statement-a-list"),
+    V("mediation:challenged", "decide_challenge", "operator", {"reason": "x"}, "upheld", "challenge-without-upheld"),
+    V(
+        "mediation:challenged",
+        "decide_challenge",
+        "operator",
+        {"upheld": "perhaps", "reason": "x"},
+        "upheld",
+        "challenge-upheld-not-a-boolean",
+    ),
+    V(
+        "arbitration:challenged",
+        "decide_challenge",
+        "operator",
+        {"upheld": None, "reason": "x"},
+        "upheld",
+        "challenge-upheld-null",
+    ),
+    V("mediation:challenged", "decide_challenge", "operator", {"upheld": True}, "reason", "challenge-without-reason"),
+    V(
+        "arbitration:challenged",
+        "decide_challenge",
+        "operator",
+        {"upheld": False, "reason": ""},
+        "reason",
+        "challenge-empty-reason",
+    ),
     V("filed", "withdraw", "consumer", {"reason": "x" * 100_000}, "reason", "withdraw-reason-too-long"),
 ]
 
@@ -1080,3 +1291,267 @@ def test_allowed_actions_are_exactly_the_actions_that_succeed(as_, cast, people,
             mismatches[who] = {"advertised only": advertised - succeeded, "succeeded only": succeeded - advertised}
     assert not mismatches
     assert snapshot(watcher, case.pk) == before
+
+
+# --- 5. the neutrals' appointments: disclosure, challenge, decision ----------------------------
+NEUTRAL_OF = {"mediation": "mediator", "arbitration": "arbitrator"}
+CHALLENGE = {"reason": "The neutral once worked for the merchant."}
+DISCLOSURE = {"statement": "In 2019 I advised a supplier of the merchant for two weeks."}
+
+
+def window() -> dt.timedelta:
+    return dt.timedelta(days=settings.ODR_CHALLENGE_DAYS)
+
+
+def clock_at(moment):
+    """The clock stopped at ``moment``."""
+    return time_machine.travel(moment, tick=False)
+
+
+def appointed_case(as_, cast, people, stage):
+    """A case of ``stage`` whose neutral the operator appoints at a known moment; (case, moment)."""
+    neutral = NEUTRAL_OF[stage]
+    case = SCENARIOS[f"{stage}:no-{neutral}"].build(cast)
+    moment = timezone.now().replace(microsecond=0) + dt.timedelta(minutes=1)
+    with clock_at(moment):
+        response = post(as_("operator"), case.pk, f"assign_{neutral}", {"user": people[neutral].pk})
+    assert response.status_code == 200, response.content
+    return case, moment
+
+
+def challenge_open(as_, case, who="consumer") -> bool:
+    """Whether ``who`` may challenge now: what the case says, checked against a (rolled back) POST."""
+    client = as_(who)
+    listed = "challenge_neutral" in read_case(client, case.pk)["allowed_actions"]
+    response = post_then_roll_back(client, case.pk, "challenge_neutral", CHALLENGE)
+    if listed:
+        assert response.status_code == 200, response.content
+    else:
+        assert_error(response, 409, "invalid_state")
+    return listed
+
+
+def when(payload_time: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(payload_time)
+
+
+@pytest.mark.parametrize("stage", ["mediation", "arbitration"])
+def test_the_parties_may_challenge_until_the_window_ends(as_, cast, people, stage):
+    """ODR_CHALLENGE_DAYS from the appointment, to the microsecond; then 409."""
+    case, appointed = appointed_case(as_, cast, people, stage)
+    end = appointed + window()
+    for moment, expected in (
+        (appointed, True),
+        (end - dt.timedelta(minutes=1), True),
+        (end, True),
+        (end + dt.timedelta(microseconds=1), False),
+        (end + dt.timedelta(days=30), False),
+    ):
+        with clock_at(moment):
+            for who in ("consumer", "merchant", "colleague"):
+                assert challenge_open(as_, case, who) is expected, (moment - appointed, who)
+
+
+@pytest.mark.parametrize("stage", ["mediation", "arbitration"])
+def test_a_disclosure_restarts_the_window_unless_a_challenge_is_pending(as_, cast, people, stage):
+    neutral = as_(NEUTRAL_OF[stage])
+    case, appointed = appointed_case(as_, cast, people, stage)
+
+    # A disclosure just before the window ends starts it again.
+    disclosed = appointed + window() - dt.timedelta(hours=1)
+    with clock_at(disclosed):
+        response = post(neutral, case.pk, "disclose", DISCLOSURE)
+    assert response.status_code == 200, response.content
+    event = read_events(as_("consumer"), case.pk)[-1]
+    assert event["type"] == "disclose" and event["actor"] == people[NEUTRAL_OF[stage]].pk
+    assert event["payload"]["statement"] == DISCLOSURE["statement"]
+    assert when(event["payload"]["challenge_until"]) == disclosed + window()
+    with clock_at(appointed + window() + dt.timedelta(hours=1)):
+        assert challenge_open(as_, case)
+    with clock_at(disclosed + window() + dt.timedelta(seconds=1)):
+        assert not challenge_open(as_, case)
+
+    # A disclosure after the window has passed opens it again.
+    reopened = disclosed + window() + dt.timedelta(days=2)
+    with clock_at(reopened):
+        assert not challenge_open(as_, case, "merchant")
+        assert post(neutral, case.pk, "disclose", {"statement": "I also know the merchant's CEO."}).status_code == 200
+        assert when(read_events(neutral, case.pk)[-1]["payload"]["challenge_until"]) == reopened + window()
+        assert challenge_open(as_, case, "merchant")
+        assert post(as_("merchant"), case.pk, "challenge_neutral", CHALLENGE).status_code == 200
+
+    # With the merchant's challenge pending, a further disclosure leaves the window as it was.
+    with clock_at(reopened + dt.timedelta(days=1)):
+        assert post(neutral, case.pk, "disclose", {"statement": "And his brother."}).status_code == 200
+        assert when(read_events(neutral, case.pk)[-1]["payload"]["challenge_until"]) == reopened + window()
+        assert not challenge_open(as_, case, "consumer")  # pending: the operator decides first
+        assert "decide_challenge" in read_case(as_("operator"), case.pk)["allowed_actions"]
+
+
+@pytest.mark.parametrize("stage", ["mediation", "arbitration"])
+def test_a_dismissed_challenge_cannot_be_brought_again(as_, cast, people, stage):
+    neutral = NEUTRAL_OF[stage]
+    case = case_in(stage, cast)
+    consumer, operator = as_("consumer"), as_("operator")
+    assert post(consumer, case.pk, "challenge_neutral", CHALLENGE).status_code == 200
+    for who in ("consumer", "merchant"):  # pending
+        assert_error(post(as_(who), case.pk, "challenge_neutral", CHALLENGE), 409, "invalid_state")
+
+    response = post(operator, case.pk, "decide_challenge", {"upheld": False, "reason": "No conflict."})
+
+    assert response.status_code == 200, response.content
+    assert response.json()[neutral]["id"] == people[neutral].pk
+    event = read_events(consumer, case.pk)[-1]
+    assert (event["type"], event["actor"]) == ("decide_challenge", people["operator"].pk)
+    assert event["payload"] == {
+        "from": stage,
+        "to": stage,
+        "upheld": False,
+        "reason": "No conflict.",
+        "neutral": people[neutral].pk,
+    }
+    before = snapshot(consumer, case.pk)
+    for who in ("consumer", "merchant", "colleague"):
+        assert "challenge_neutral" not in read_case(as_(who), case.pk)["allowed_actions"], who
+        assert_error(post(as_(who), case.pk, "challenge_neutral", CHALLENGE), 409, "invalid_state")
+    assert "decide_challenge" not in read_case(operator, case.pk)["allowed_actions"]
+    assert_error(post(operator, case.pk, "decide_challenge", {"upheld": True, "reason": "x"}), 409, "invalid_state")
+    assert snapshot(consumer, case.pk) == before
+    # The neutral stays on the case and may still disclose.
+    assert "disclose" in read_case(as_(neutral), case.pk)["allowed_actions"]
+
+
+@pytest.mark.parametrize("stage", ["mediation", "arbitration"])
+def test_an_upheld_challenge_removes_the_neutral_from_the_case(as_, cast, people, stage):
+    """With nobody on the roster, the case waits for the operator to assign another neutral."""
+    neutral = NEUTRAL_OF[stage]
+    case = case_in(stage, cast)
+    assert post(as_("merchant"), case.pk, "challenge_neutral", CHALLENGE).status_code == 200
+
+    response = post(as_("operator"), case.pk, "decide_challenge", {"upheld": True, "reason": "Too close."})
+
+    assert response.status_code == 200, response.content
+    assert response.json()[neutral] is None
+    *_, decided, unavailable = read_events(as_("consumer"), case.pk)
+    assert decided["payload"] == {
+        "from": stage,
+        "to": stage,
+        "upheld": True,
+        "reason": "Too close.",
+        "neutral": people[neutral].pk,
+    }
+    assert (unavailable["type"], unavailable["actor"], unavailable["payload"]) == (
+        "neutral_unavailable",
+        None,
+        {"role": neutral},
+    )
+    assert_error(as_(neutral).get(case_url(case.pk)), 404, "not_found")
+    assert_error(post(as_(neutral), case.pk, "disclose", DISCLOSURE), 404, "not_found")
+    # The operator assigns another; the parties have a new window against them.
+    other = f"other_{neutral}"
+    assert post(as_("operator"), case.pk, f"assign_{neutral}", {"user": people[other].pk}).status_code == 200
+    assert "disclose" in read_case(as_(other), case.pk)["allowed_actions"]
+    assert challenge_open(as_, case, "merchant")
+
+
+def on_the_roster(*users):
+    for neutral in users:
+        neutral_profile_set(user=neutral, languages=["en", "zh-hans"])
+
+
+@pytest.mark.parametrize("stage", ["mediation", "arbitration"])
+def test_an_upheld_challenge_asks_the_roster_for_another_neutral(as_, cast, people, stage):
+    """The roster appoints somebody else: never the neutral whose challenge was just upheld."""
+    neutral, other = NEUTRAL_OF[stage], f"other_{NEUTRAL_OF[stage]}"
+    case = case_in(stage, cast)
+    on_the_roster(people[neutral], people[other])  # the challenged neutral is the less loaded
+    assert post(as_("consumer"), case.pk, "challenge_neutral", CHALLENGE).status_code == 200
+    events_before = read_events(as_("consumer"), case.pk)
+
+    response = post(as_("operator"), case.pk, "decide_challenge", {"upheld": True, "reason": "Too close."})
+
+    assert response.status_code == 200, response.content
+    assert response.json()[neutral]["id"] == people[other].pk
+    decided, appointed = read_events(as_("consumer"), case.pk)[len(events_before) :]
+    assert (decided["type"], decided["payload"]["upheld"]) == ("decide_challenge", True)
+    assert (appointed["type"], appointed["actor"], appointed["actor_role"]) == (f"assign_{neutral}", None, "system")
+    assert appointed["payload"] == {"from": stage, "to": stage, neutral: people[other].pk, "automatic": True}
+    assert_error(as_(neutral).get(case_url(case.pk)), 404, "not_found")
+    assert "disclose" in read_case(as_(other), case.pk)["allowed_actions"]
+    assert challenge_open(as_, case, "consumer")  # the new appointment's own window
+
+
+def test_requesting_mediation_appoints_a_mediator_from_the_roster(as_, cast, people):
+    case = case_in("negotiation", cast)
+    on_the_roster(people["other_mediator"])
+    events_before = read_events(as_("consumer"), case.pk)
+
+    response = post(as_("merchant"), case.pk, "request_mediation", {})
+
+    assert response.status_code == 200, response.content
+    assert (response.json()["status"], response.json()["mediator"]["id"]) == ("mediation", people["other_mediator"].pk)
+    requested, appointed = read_events(as_("consumer"), case.pk)[len(events_before) :]
+    assert (requested["type"], requested["actor"]) == ("request_mediation", people["merchant"].pk)
+    assert (appointed["type"], appointed["actor"], appointed["actor_role"]) == ("assign_mediator", None, "system")
+    assert appointed["payload"] == {
+        "from": "mediation",
+        "to": "mediation",
+        "mediator": people["other_mediator"].pk,
+        "automatic": True,
+    }
+    assert "disclose" in read_case(as_("other_mediator"), case.pk)["allowed_actions"]
+    assert challenge_open(as_, case, "consumer")
+
+
+def test_escalating_appoints_an_arbitrator_from_the_roster(as_, cast, people):
+    case = case_in("mediation", cast)
+    on_the_roster(people["arbitrator"])
+    events_before = read_events(as_("consumer"), case.pk)
+
+    response = post(as_("consumer"), case.pk, "escalate", {})
+
+    assert response.status_code == 200, response.content
+    returned = response.json()
+    assert (returned["status"], returned["arbitrator"]["id"]) == ("arbitration", people["arbitrator"].pk)
+    assert returned["mediator"]["id"] == people["mediator"].pk
+    escalated, appointed = read_events(as_("consumer"), case.pk)[len(events_before) :]
+    assert (escalated["type"], escalated["actor"]) == ("escalate", people["consumer"].pk)
+    assert (appointed["type"], appointed["actor"], appointed["actor_role"]) == ("assign_arbitrator", None, "system")
+    assert appointed["payload"] == {
+        "from": "arbitration",
+        "to": "arbitration",
+        "arbitrator": people["arbitrator"].pk,
+        "automatic": True,
+    }
+    assert {"issue_award", "disclose"} <= set(read_case(as_("arbitrator"), case.pk)["allowed_actions"])
+    assert challenge_open(as_, case, "merchant")
+
+
+# --- bugs found while writing section 5, fixed: kept as regression tests -----------------------------
+def test_the_roster_never_brings_back_a_neutral_whose_challenge_was_upheld(as_, cast, people):
+    case = case_in("mediation", cast)
+    on_the_roster(people["mediator"], people["other_mediator"])
+    for challenged in ("mediator", "other_mediator"):
+        assert read_case(as_("operator"), case.pk)["mediator"]["id"] == people[challenged].pk
+        assert post(as_("consumer"), case.pk, "challenge_neutral", CHALLENGE).status_code == 200
+        upheld = {"upheld": True, "reason": "Too close."}
+        assert post(as_("operator"), case.pk, "decide_challenge", upheld).status_code == 200
+    # Both were challenged successfully: nobody on the roster may take the case.
+    assert read_case(as_("operator"), case.pk)["mediator"] is None
+
+
+def test_a_dismissal_closes_the_window_at_once(as_, cast, people):
+    case = SCENARIOS["mediation:challenged"].build(cast)
+    with clock_at(timezone.now() + dt.timedelta(minutes=1)):
+        dismissed = {"upheld": False, "reason": "No conflict."}
+        assert post(as_("operator"), case.pk, "decide_challenge", dismissed).status_code == 200
+        assert not challenge_open(as_, case, "merchant")
+
+
+def test_a_neutral_assigned_before_appointments_were_recorded_is_offered_only_what_succeeds(as_, cast, people):
+    case = case_in("mediation", cast)
+    Appointment.objects.filter(case=case).delete()  # as a case assigned before mediation 0003 is
+    mediator = as_("mediator")
+    offered = "disclose" in read_case(mediator, case.pk)["allowed_actions"]
+    response = post_then_roll_back(mediator, case.pk, "disclose", DISCLOSURE)
+    assert offered == (response.status_code == 200), (offered, response.status_code, response.content)
