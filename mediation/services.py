@@ -20,6 +20,7 @@ from cases.models import Case, Party
 from cases.money import Money, minor_units
 from cases.services import lifecycle
 from odr.errors import Conflict, NotFound, ValidationFailed
+from odr.realtime import group_send
 
 from . import policies
 from .models import (
@@ -489,14 +490,9 @@ def message_post(*, actor, case_id, room: str, body: str, publish: bool = True) 
 
 def message_publish(case_id, room: str, payload: dict) -> None:
     """Hand a message to the room's connections on every ASGI process (the channel layer)."""
-    from asgiref.sync import async_to_sync
-    from channels.layers import get_channel_layer
-
     from .consumers import room_group
 
-    layer = get_channel_layer()
-    if layer is not None:
-        async_to_sync(layer.group_send)(room_group(case_id, room), {"type": "chat.message", "message": payload})
+    group_send(room_group(case_id, room), {"type": "chat.message", "message": payload})
 
 
 def message_list_for(user, case_id, room: str, *, after: int = 0, limit: int = 200):

@@ -7,7 +7,9 @@ with a message; the chat panel also works live over the websocket (static/js/cha
 import datetime as dt
 import json
 import zoneinfo
+from decimal import Decimal
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, JsonResponse
@@ -17,6 +19,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Role
+from cases import selectors
+from cases.models import Remedy
 from cases.money import MoneyError, parse_money
 from odr.errors import DomainError, NotFound, ValidationFailed, error_body, error_text
 
@@ -51,8 +55,6 @@ def _act(request, case_id, anchor, call, done_message):
 
 
 def _case(request, case_id):
-    from cases import selectors
-
     try:
         return selectors.case_get_for(request.user, case_id)
     except NotFound:
@@ -220,12 +222,6 @@ def case_page_context(request, case) -> dict:
     offers = list(Offer.objects.filter(case=case).order_by("created_at", "id"))
     open_other = next((o for o in reversed(offers) if o.status == "open" and party and o.party != party), None)
     blind = services.blind_bid_state_for(user, case.pk) if party else None
-    from decimal import Decimal
-
-    from django.conf import settings
-
-    from cases.models import Remedy
-
     return {
         "remedies": list(Remedy.choices),
         "blind_gap_percent": format((Decimal(str(settings.ODR_BLIND_BID_GAP)) * 100).normalize(), "f"),

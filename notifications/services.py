@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Role, User
 from odr.errors import Forbidden, NotFound, ValidationFailed
+from odr.realtime import group_send
 
 from . import policies, webhooks
 from .models import Channel, Delivery, DeliveryStatus, Notification, WebhookEndpoint
@@ -86,9 +87,6 @@ def notify_case_event(*, case, event) -> list[Notification]:
 def _push(notification: Notification) -> None:
     """Send the notification to the user's open pages over the channel layer (best effort: the row is
     the record; a page that was closed lists it on its next load)."""
-    from asgiref.sync import async_to_sync
-    from channels.layers import get_channel_layer
-
     from cases.labels import EVENT_LABELS
 
     from .consumers import user_group
@@ -103,9 +101,7 @@ def _push(notification: Notification) -> None:
         "created_at": notification.created_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
     }
     try:
-        async_to_sync(get_channel_layer().group_send)(
-            user_group(notification.user_id), {"type": "notification.created", "notification": message}
-        )
+        group_send(user_group(notification.user_id), {"type": "notification.created", "notification": message})
     except Exception:
         logger.exception("could not push notification %s", notification.pk)
 

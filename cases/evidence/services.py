@@ -1,5 +1,6 @@
 """Adding, reading, re-keying and erasing evidence. Each write is one transaction with its event."""
 
+import hashlib
 import logging
 import os
 import secrets
@@ -126,7 +127,8 @@ def evidence_list_for(user, case_id):
     return Evidence.objects.filter(case=case).select_related("uploaded_by").order_by("created_at", "id")
 
 
-def _plaintext(evidence: Evidence) -> Iterator[bytes]:
+def evidence_plaintext(evidence: Evidence) -> Iterator[bytes]:
+    """The file's bytes, decrypted chunk by chunk (each authenticated before it is yielded)."""
     file_key = crypto.unwrap(evidence.key_id, evidence.wrapped_key)
     with open(path_of(evidence.storage_name), "rb") as source:
         yield from crypto.decrypt(source, file_key)
@@ -134,11 +136,9 @@ def _plaintext(evidence: Evidence) -> Iterator[bytes]:
 
 def evidence_check(evidence: Evidence) -> str | None:
     """Decrypt and hash the whole file (nothing kept); None if it matches the log, else what is wrong."""
-    import hashlib
-
     digest = hashlib.sha256()
     try:
-        for chunk in _plaintext(evidence):
+        for chunk in evidence_plaintext(evidence):
             digest.update(chunk)
     except crypto.VaultKeyMissing:
         raise
@@ -181,19 +181,24 @@ def evidence_open(*, actor, case_id, evidence_id) -> tuple[Evidence, Iterator[by
         raise NotFound()
     if evidence.erased_at is not None:
         raise Gone()
-    problem = _check_or_unavailable(evidence)
-    if problem is not None:
-        _record_failure(evidence, problem)
-        raise IntegrityFailure()
-    return evidence, _plaintext(evidence)
+    evidence_verify(evidence)
+    return evidence, evidence_plaintext(evidence)
 
 
-def _check_or_unavailable(evidence: Evidence) -> str | None:
+def evidence_verify(evidence: Evidence) -> None:
+    """Check the stored file against its recorded hash before any of it is served (download, export).
+
+    A mismatch is recorded and alerted (``_record_failure``) and refused (IntegrityFailure, 409); a master
+    key missing from the configuration is a deployment problem, refused as unavailable (503).
+    """
     try:
-        return evidence_check(evidence)
+        problem = evidence_check(evidence)
     except crypto.VaultKeyMissing as exc:
         logger.error("evidence %s cannot be read: %s", evidence.pk, exc)
         raise ServiceUnavailable(_("This file cannot be read now: its key is not configured.")) from None
+    if problem is not None:
+        _record_failure(evidence, problem)
+        raise IntegrityFailure()
 
 
 def evidence_rotate_keys(*, batch: int = 200) -> int:

@@ -18,8 +18,6 @@ from types import SimpleNamespace
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from odr.errors import IntegrityFailure
-
 from .. import selectors
 from ..events import format_time
 from ..evidence import services as evidence_services
@@ -86,10 +84,7 @@ def bundle_for(*, user, case_id) -> tuple[str, Iterator[bytes]]:
     evidence = list(Evidence.objects.filter(case=case).order_by("created_at", "id"))
     for item in evidence:
         if item.erased_at is None:
-            problem = evidence_services._check_or_unavailable(item)
-            if problem is not None:
-                evidence_services._record_failure(item, problem)
-                raise IntegrityFailure()
+            evidence_services.evidence_verify(item)
     case_json = CaseOutput(case, context={"request": SimpleNamespace(user=user)}).data
     case_json = {
         **case_json,
@@ -140,7 +135,7 @@ def _stream(reference, case_json, case, count, evidence, readme) -> Iterator[byt
         yield from member("events.jsonl", (_event_line(e, reference) for e in events.iterator(chunk_size=500)))
         for item in evidence:
             if item.erased_at is None:
-                yield from member(evidence_path(item), evidence_services._plaintext(item))
+                yield from member(evidence_path(item), evidence_services.evidence_plaintext(item))
         yield from member("README.txt", [readme.encode()])
         yield from member("verify.py", [VERIFY_SOURCE.read_bytes()])
         lines = "".join(f"{digest}  {name}\n" for digest, name in sorted(manifest, key=lambda m: m[1]))

@@ -14,12 +14,14 @@ from django.utils.translation import gettext as _
 from accounts.models import Role, User
 from mediation.models import Offer, OfferStatus
 from odr.errors import ValidationFailed
+from odr.realtime import group_send
 
 from .. import policies, selectors
-from ..deadlines import deadline_sync
+from ..calendars import deadline_after
+from ..deadlines import business_days, deadline_sync
 from ..events import event_append
 from ..jurisdiction.common import NO_OBJECTION
-from ..models import Case, Party
+from ..models import Case, DeadlineKind, Party
 from ..money import Money
 from .jurisdiction import PLEADING_FIELDS, proposal_for_case
 
@@ -59,12 +61,7 @@ def _perform(
 def _chat_recheck(case_id) -> None:
     """Ask the case's open chat connections to check their membership again (a neutral replaced, a stage
     ended): whoever no longer belongs is cut off."""
-    from asgiref.sync import async_to_sync
-    from channels.layers import get_channel_layer
-
-    layer = get_channel_layer()
-    if layer is not None:
-        async_to_sync(layer.group_send)(f"chat.case.{case_id}", {"type": "chat.recheck"})
+    group_send(f"chat.case.{case_id}", {"type": "chat.recheck"})
 
 
 #: The one way other apps run a transition (mediation's blind bids and agreements, arbitration).
@@ -75,10 +72,6 @@ def settlement_terms(case: Case, *, comply_within_days: int | None = None, **ter
     """A settlement's terms with the date by which it must be carried out: ``comply_within_days``
     business days when the parties agreed a period, else the compliance clock's; in the merchant's
     calendar. The compliance deadline then runs to the same date."""
-    from ..calendars import deadline_after
-    from ..deadlines import business_days
-    from ..models import DeadlineKind
-
     days = comply_within_days or business_days(DeadlineKind.COMPLIANCE)
     comply_by = deadline_after(timezone.now(), days, str(case.merchant.country), case.merchant.time_zone)
     extra = {"comply_within_days": comply_within_days} if comply_within_days else {}

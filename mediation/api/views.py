@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from cases import selectors
 from cases.api.serializers import CaseOutput, MoneyField, local_time, text
 from cases.models import Remedy
+from cases.money import Money
 from odr.errors import ValidationFailed, flatten_errors
 
 from .. import services
@@ -43,8 +44,6 @@ class OfferOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
     def get_amount(self, offer) -> dict:
-        from cases.money import Money
-
         return Money(offer.amount, offer.currency).as_dict()
 
 
@@ -197,8 +196,6 @@ class AgreementInput(serializers.Serializer):
 
 
 def _agreement_json(agreement) -> dict:
-    from cases.money import Money
-
     return {
         "id": agreement.pk,
         "terms": agreement.terms,
