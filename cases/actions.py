@@ -60,9 +60,19 @@ ACTION_HANDLERS = {
     "challenge_neutral": (s.RequiredReasonInput, _with(services.case_challenge_neutral, reason="reason")),
     "issue_award": (
         s.AwardInput,
-        _with(services.case_issue_award, decision="decision", amount="amount", remedy="remedy", reasons="reasons"),
+        _with(
+            services.case_issue_award,
+            decision="decision",
+            amount="amount",
+            remedy="remedy",
+            reasons="reasons",
+            comply_within_days="comply_within_days",
+        ),
     ),
-    "report_compliance": (s.ComplianceReportInput, _with(services.case_report_compliance, reference="reference")),
+    "report_compliance": (
+        s.ComplianceReportInput,
+        _with(services.case_report_compliance, reference="reference", kind="kind", carrier="carrier", note="note"),
+    ),
     "confirm_compliance": (s.EmptyInput, _no_args(services.case_confirm_compliance)),
     "dispute_compliance": (s.RequiredReasonInput, _with(services.case_dispute_compliance, reason="reason")),
     "reject": (s.RequiredReasonInput, _with(services.case_reject, reason="reason")),
@@ -72,6 +82,11 @@ ACTION_HANDLERS = {
         s.DecideChallengeInput,
         _with(services.case_decide_challenge, upheld="upheld", reason="reason"),
     ),
+    "decide_compliance": (
+        s.DecideComplianceInput,
+        _with(services.case_decide_compliance, upheld="upheld", reason="reason"),
+    ),
+    "declare_non_compliance": (s.EmptyInput, _no_args(services.case_declare_non_compliance)),
 }
 assert set(ACTION_HANDLERS) == set(ACTIONS), "every lifecycle action needs a handler"
 

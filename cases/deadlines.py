@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .calendars import business_days_before, deadline_after, quiet_hours_shift
+from .events import event_append
 from .models import Case, Deadline, DeadlineKind, DeadlineStatus, JurisdictionStatus, Reminder, StageDuration, Status
 
 logger = logging.getLogger(__name__)
@@ -25,6 +26,8 @@ DEFAULT_BUSINESS_DAYS = {
     DeadlineKind.ARBITRATION_SUBMISSIONS: 10,
     DeadlineKind.AWARD: 20,
     DeadlineKind.COMPLIANCE: 14,
+    DeadlineKind.FINAL_NOTICE: 5,
+    DeadlineKind.COMPLIANCE_CONFIRMATION: 10,
 }
 
 #: The clocks that run while a case is in a state, and who must act before each ends.
@@ -36,6 +39,7 @@ STAGE_CLOCKS = {
     Status.ARBITRATION: [(DeadlineKind.ARBITRATION_SUBMISSIONS, "parties")],
     Status.SETTLED: [(DeadlineKind.COMPLIANCE, "merchant")],
     Status.AWARDED: [(DeadlineKind.COMPLIANCE, "merchant")],
+    Status.COMPLIANCE: [(DeadlineKind.COMPLIANCE_CONFIRMATION, "consumer")],
 }
 #: Clocks that keep running through the states listed (the award clock outlives the submissions).
 KEEP_RUNNING = {DeadlineKind.AWARD: {Status.ARBITRATION}}
@@ -62,6 +66,8 @@ def _calendars(case: Case, party: str) -> list[tuple[str, str]]:
 
 
 def due_at_for(case: Case, kind: str, party: str, start: dt.datetime) -> dt.datetime:
+    if kind == DeadlineKind.COMPLIANCE and case.comply_by() is not None:
+        return case.comply_by()  # the date the settlement or award set
     days = business_days(kind)
     if kind == DeadlineKind.COMPLIANCE and (case.outcome or {}).get("comply_within_days"):
         days = int(case.outcome["comply_within_days"])  # what the parties agreed to
@@ -127,6 +133,28 @@ def deadline_sync(case: Case, *, previous_status: str, actor=None, now: dt.datet
         deadline_start(case, kind, who, now=now)
 
 
+def deadline_cancel(case: Case, kind: str, *, now: dt.datetime | None = None, met: bool = False) -> int:
+    """Stop the case's running clock of ``kind`` (met: its party acted), with its reminders."""
+    now = now or timezone.now()
+    running = list(Deadline.objects.filter(case=case, kind=kind, status=DeadlineStatus.RUNNING))
+    for deadline in running:
+        deadline.status = DeadlineStatus.MET if met else DeadlineStatus.CANCELLED
+        deadline.closed_at = now
+        deadline.save(update_fields=["status", "closed_at"])
+        deadline.reminders.filter(status="pending").update(status="cancelled")
+    return len(running)
+
+
+def deadline_move(deadline: Deadline, due_at: dt.datetime, *, now: dt.datetime | None = None) -> Deadline:
+    """Give a running clock a new end (the arbitrator's timetable); its reminders are planned again."""
+    now = now or timezone.now()
+    deadline.reminders.filter(status="pending").delete()
+    deadline.due_at = due_at
+    deadline.save(update_fields=["due_at"])
+    reminders_plan(deadline, now=now)
+    return deadline
+
+
 def deadline_list_for_case(case: Case):
     return [d for d in case.deadlines.all() if d.status == DeadlineStatus.RUNNING]
 
@@ -151,12 +179,28 @@ def _fire(deadline: Deadline, now: dt.datetime) -> None:
         services.case_request_mediation(actor=None, case_id=case.pk)
     elif kind == DeadlineKind.MEDIATION and case.status == Status.MEDIATION:
         services.case_escalate(actor=None, case_id=case.pk, reason="mediation_period_ended")
-    elif kind == DeadlineKind.ARBITRATION_SUBMISSIONS and case.status == Status.ARBITRATION:
+    elif (
+        kind in (DeadlineKind.ARBITRATION_SUBMISSIONS, DeadlineKind.FINAL_NOTICE) and case.status == Status.ARBITRATION
+    ):
+        _submissions_closed(deadline, now)
+    elif kind == DeadlineKind.AWARD and case.status == Status.ARBITRATION:
+        # The arbitrator is late: the operators (and the arbitrator) are alerted; the award is still due.
         locked = Case.objects.select_for_update().get(pk=case.pk)
-        deadline_start(locked, DeadlineKind.AWARD, "arbitrator", now=now)
-    # AWARD and COMPLIANCE change no state here: the fired event is the operators' alert (the
-    # notification and sanctions work acts on it).
-    from .events import event_append
+        event_append(
+            case=locked, type="award_overdue", payload={"due_at": deadline.due_at, "arbitrator": case.arbitrator_id}
+        )
+    elif kind == DeadlineKind.COMPLIANCE and case.status in (Status.SETTLED, Status.AWARDED):
+        from .services.compliance import case_declare_non_compliance
+
+        case_declare_non_compliance(actor=None, case_id=case.pk)
+    elif (
+        kind == DeadlineKind.COMPLIANCE_CONFIRMATION
+        and case.status == Status.COMPLIANCE
+        and not case.compliance_disputed()
+    ):
+        from .services.compliance import compliance_confirm_by_silence
+
+        compliance_confirm_by_silence(case_id=case.pk)
 
     locked = Case.objects.select_for_update().get(pk=case.pk)
     deadline.status = DeadlineStatus.FIRED
@@ -170,11 +214,32 @@ def _fire(deadline: Deadline, now: dt.datetime) -> None:
     )
 
 
+def _submissions_closed(deadline: Deadline, now: dt.datetime) -> None:
+    """The parties' time to file ended. A merchant that filed nothing gets a final notice first; when that
+    too passes in silence, the arbitration proceeds on the consumer's claim alone. Then the award is due."""
+    from arbitration.models import Submission
+
+    locked = Case.objects.select_for_update().get(pk=deadline.case_id)
+    merchant_filed = Submission.objects.filter(case=locked, party="merchant").exists()
+    if deadline.kind == DeadlineKind.ARBITRATION_SUBMISSIONS and not merchant_filed:
+        notice = deadline_start(locked, DeadlineKind.FINAL_NOTICE, "merchant", now=now)
+        event_append(case=locked, type="final_notice", payload={"party": "merchant", "due_at": notice.due_at})
+        return
+    if not merchant_filed:
+        event_append(case=locked, type="default_proceedings", payload={"on": "consumer_claim", "party": "merchant"})
+    award_clock_start(locked, now=now)
+
+
+def award_clock_start(case: Case, *, now: dt.datetime) -> Deadline | None:
+    """Start the arbitrator's clock for the award, once."""
+    if Deadline.objects.filter(case=case, kind=DeadlineKind.AWARD).exclude(status=DeadlineStatus.CANCELLED).exists():
+        return None
+    return deadline_start(case, DeadlineKind.AWARD, "arbitrator", now=now)
+
+
 def reminder_sweep(*, now: dt.datetime | None = None, batch: int = 200) -> int:
     """Send the reminders that are due: each appends a ``reminder`` event (proof of notice on the record)
     whose notifications go to the reminded party. Claimed with SKIP LOCKED like deadlines; sent once."""
-    from .events import event_append
-
     sent = 0
     now = now or timezone.now()
     with transaction.atomic():
@@ -239,8 +304,11 @@ def sweep_all(*, now: dt.datetime | None = None) -> dict:
     """One tick of the clock: due reminders first, then due deadlines (what beat runs every 30 s)."""
     from mediation.services import session_reminder_sweep
 
+    from .services.compliance import payment_retry_sweep
+
     return {
         "reminders": reminder_sweep(now=now),
         "session_reminders": session_reminder_sweep(now=now),
         "deadlines": deadline_sweep(now=now),
+        "payments": payment_retry_sweep(),
     }

@@ -33,10 +33,12 @@ def drive(case: Case, state: str, people: People, *, merchant_offer: bool = Fals
         return services.case_reject(actor=op, case_id=pk, reason="Not a cross-border consumer purchase.")
     if state == "defaulted":
         return services.case_declare_default(actor=op, case_id=pk)
-    if state in ("settled", "compliance", "closed") and not merchant_offer:
+    if state in ("settled", "compliance", "closed", "non_compliant") and not merchant_offer:
         case = services.case_respond(actor=m, case_id=pk, position="accept", statement="We will refund in full.")
         if state == "settled":
             return case
+        if state == "non_compliant":  # the comply-by date passed unperformed (what the sweep does)
+            return services.case_declare_non_compliance(actor=None, case_id=pk)
         case = services.case_report_compliance(actor=m, case_id=pk, reference="REFUND-1")
         if state == "compliance":
             return case

@@ -49,6 +49,11 @@ def format_time(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def iso_utc(value: dt.datetime | None) -> str | None:
+    """An aware time as ISO 8601 in UTC with ``Z`` (``None`` stays ``None``): the API's time format."""
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

@@ -24,6 +24,8 @@ ACTION_LABELS = {
     "close": _("Close the case"),
     "disclose": _("Make your disclosure"),
     "decide_challenge": _("Decide the challenge"),
+    "decide_compliance": _("Decide the dispute about performance"),
+    "declare_non_compliance": _("Declare the outcome not complied with"),
 }
 
 EVENT_LABELS = {
@@ -63,6 +65,17 @@ EVENT_LABELS = {
     "evidence_added": _("Evidence added"),
     "evidence_integrity_failure": _("A stored file failed its integrity check"),
     "party_data_erased": _("Personal data erased"),
+    "decide_compliance": _("Dispute about performance decided"),
+    "declare_non_compliance": _("Outcome not complied with"),
+    "timetable_set": _("Arbitration timetable set"),
+    "submission": _("Submission filed"),
+    "final_notice": _("Final notice before default proceedings"),
+    "default_proceedings": _("Arbitration proceeds on the consumer's claim alone"),
+    "award_overdue": _("The award is overdue"),
+    "award_corrected": _("Award corrected"),
+    "payment": _("Payment through the payment provider"),
+    "sanction_applied": _("Sanction applied to the merchant"),
+    "sanction_lifted": _("Sanction lifted"),
 }
 
 FIELD_LABELS = {
@@ -80,6 +93,11 @@ FIELD_LABELS = {
     "reference": _("Payment or shipment reference"),
     "statement_disclosure": _("Disclosure"),
     "upheld": _("Uphold the challenge (replace the neutral)"),
+    "upheld_compliance": _("Uphold the consumer's dispute (the outcome was not carried out)"),
+    "kind": _("What was done"),
+    "carrier": _("Carrier"),
+    "note": _("Note"),
+    "comply_within_days": _("Days to comply (business days; empty: the standard period)"),
     "odr_agreement": _("I agree that this platform's procedure decides the dispute if we do not settle"),
     "chosen_law": _("Law chosen in your terms of sale"),
     "chosen_forum": _("Courts chosen in your terms of sale"),
@@ -90,6 +108,13 @@ FIELD_LABELS = {
 CHOICE_LABELS = {
     "position": {"accept": _("Accept the claim"), "offer": _("Make an offer"), "contest": _("Contest the claim")},
     "decision": {"granted": _("Granted"), "partly_granted": _("Partly granted"), "dismissed": _("Dismissed")},
+    "kind": {"refund": _("Refund"), "shipment": _("Shipment"), "other": _("Other performance")},
+    "payment_kind": {
+        "refund": _("Refund"),
+        "escrow_hold": _("Paid into escrow"),
+        "escrow_release": _("Released from escrow"),
+    },
+    "payment_status": {"pending": _("Pending"), "succeeded": _("Succeeded"), "declined": _("Declined")},
     "forum_clause_exclusive": {
         "true": _("Only the chosen courts"),
         "false": _("The chosen courts as well as the others"),

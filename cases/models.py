@@ -5,6 +5,7 @@ transition, save and append the event (STYLE.md rule 2). Who may take each trans
 ``cases.policies``, which is also what ``allowed_actions`` reads.
 """
 
+import datetime as dt
 import uuid
 
 from django.conf import settings
@@ -32,6 +33,7 @@ class Status(models.TextChoices):
     WITHDRAWN = "withdrawn", _("Withdrawn")
     REJECTED = "rejected", _("Rejected")
     DEFAULTED = "defaulted", _("Defaulted")
+    NON_COMPLIANT = "non_compliant", _("Not complied with")
 
 
 S = Status
@@ -62,6 +64,22 @@ class Remedy(models.TextChoices):
 class Party(models.TextChoices):
     CONSUMER = "consumer", _("Consumer")
     MERCHANT = "merchant", _("Merchant")
+
+
+class ComplianceStatus(models.TextChoices):
+    """Where the carrying out of a settlement or award stands (``Case.outcome["compliance"]``)."""
+
+    DUE = "due", _("Due")
+    REPORTED = "reported", _("Reported by the merchant")
+    DISPUTED = "disputed", _("Disputed by the consumer")
+    CONFIRMED = "confirmed", _("Confirmed")
+    NON_COMPLIANT = "non_compliant", _("Not complied with")
+
+
+class PerformanceKind(models.TextChoices):
+    REFUND = "refund", _("Refund")
+    SHIPMENT = "shipment", _("Shipment")
+    OTHER = "other", _("Other performance")
 
 
 class JurisdictionStatus(models.TextChoices):
@@ -170,6 +188,14 @@ class Case(ConcurrentTransitionMixin, models.Model):
     def jurisdiction_status(self) -> str:
         return (self.jurisdiction or {}).get("status", "")
 
+    def compliance_disputed(self) -> bool:
+        return (self.outcome or {}).get("compliance") == ComplianceStatus.DISPUTED
+
+    def comply_by(self):
+        """When the settlement or award must be carried out (UTC), or None."""
+        value = (self.outcome or {}).get("comply_by")
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
     # --- the state machine -----------------------------------------------------------------------
     # Each transition names its source states; ``permission`` is the policy of that action, so that
     # django-fsm, the services and allowed_actions give one answer. Bodies only change fields.
@@ -201,6 +227,7 @@ class Case(ConcurrentTransitionMixin, models.Model):
                 "source": "merchant_accepted_claim",
                 "amount": Money(self.claim_amount, self.claim_currency).as_dict(),
                 "remedy": self.remedy,
+                "compliance": ComplianceStatus.DUE,
             }
             return S.SETTLED
         # The proposal is the engine's answer (cases.jurisdiction), computed by the service.
@@ -270,7 +297,7 @@ class Case(ConcurrentTransitionMixin, models.Model):
         permission=policies.permission("accept_settlement"),
     )
     def accept_settlement(self, *, terms):
-        self.outcome = {"kind": "settlement", **terms}
+        self.outcome = {"kind": "settlement", **terms, "compliance": ComplianceStatus.DUE}
         self.open_offer_party = ""
 
     @transition(
@@ -339,32 +366,74 @@ class Case(ConcurrentTransitionMixin, models.Model):
             # Nothing to carry out: a dismissed claim closes the case.
             self.closed_at = at
             return S.CLOSED
+        self.outcome["compliance"] = ComplianceStatus.DUE
         return S.AWARDED
 
     @transition(
         field=status,
-        source=[S.SETTLED, S.AWARDED],
+        source=[S.SETTLED, S.AWARDED, S.NON_COMPLIANT],
         target=S.COMPLIANCE,
         permission=policies.permission("report_compliance"),
     )
-    def report_compliance(self, *, reference):
-        self.outcome = {**self.outcome, "performance_reference": reference}
+    def report_compliance(self, *, performance: dict):
+        self.outcome = {
+            **self.outcome,
+            "performance": performance,
+            "performance_reference": performance["reference"],
+            "compliance": ComplianceStatus.REPORTED,
+        }
+        self.outcome.pop("compliance_dispute", None)
 
     @transition(
         field=status, source=S.COMPLIANCE, target=S.CLOSED, permission=policies.permission("confirm_compliance")
     )
-    def confirm_compliance(self, *, at):
+    def confirm_compliance(self, *, at, by: str = "consumer"):
+        self.outcome = {**self.outcome, "compliance": ComplianceStatus.CONFIRMED, "confirmed_by": by}
         self.closed_at = at
 
     @transition(
         field=status,
         source=S.COMPLIANCE,
-        target=RETURN_VALUE(S.SETTLED, S.AWARDED),
+        target=S.COMPLIANCE,
+        conditions=[lambda case: not case.compliance_disputed()],
         permission=policies.permission("dispute_compliance"),
     )
-    def dispute_compliance(self, *, reason):
-        # Back to waiting for performance of what was agreed or decided.
-        return S.AWARDED if (self.outcome or {}).get("kind") == "award" else S.SETTLED
+    def dispute_compliance(self, *, reason, at):
+        # The operator decides (``decide_compliance``): upheld, the case is not complied with.
+        self.outcome = {
+            **self.outcome,
+            "compliance": ComplianceStatus.DISPUTED,
+            "compliance_dispute": {"reason": reason, "at": at.isoformat()},
+        }
+
+    @transition(
+        field=status,
+        source=S.COMPLIANCE,
+        target=RETURN_VALUE(S.NON_COMPLIANT, S.CLOSED),
+        conditions=[lambda case: case.compliance_disputed()],
+        permission=policies.permission("decide_compliance"),
+    )
+    def decide_compliance(self, *, upheld: bool, at):
+        if upheld:
+            self.outcome = {
+                **self.outcome,
+                "compliance": ComplianceStatus.NON_COMPLIANT,
+                "non_compliant_at": at.isoformat(),
+            }
+            return S.NON_COMPLIANT
+        self.outcome = {**self.outcome, "compliance": ComplianceStatus.CONFIRMED, "confirmed_by": "operator"}
+        self.closed_at = at
+        return S.CLOSED
+
+    @transition(
+        field=status,
+        source=[S.SETTLED, S.AWARDED],
+        target=S.NON_COMPLIANT,
+        permission=policies.permission("declare_non_compliance"),
+    )
+    def declare_non_compliance(self, *, at):
+        # ``non_compliant_at`` stays on the outcome if the merchant performs later (the record keeps it).
+        self.outcome = {**self.outcome, "compliance": ComplianceStatus.NON_COMPLIANT, "non_compliant_at": at}
 
     @transition(
         field=status, source=[S.FILED, S.JURISDICTION], target=S.REJECTED, permission=policies.permission("reject")
@@ -374,7 +443,7 @@ class Case(ConcurrentTransitionMixin, models.Model):
 
     @transition(
         field=status,
-        source=[S.SETTLED, S.AWARDED, S.COMPLIANCE, S.DEFAULTED],
+        source=[S.SETTLED, S.AWARDED, S.COMPLIANCE, S.DEFAULTED, S.NON_COMPLIANT],
         target=S.CLOSED,
         permission=policies.permission("close"),
     )
@@ -387,7 +456,8 @@ ACTIONS = (
     "submit", "withdraw", "respond", "declare_default", "accept_jurisdiction", "contest_jurisdiction",
     "decide_jurisdiction", "request_mediation", "accept_settlement", "escalate", "assign_mediator",
     "assign_arbitrator", "challenge_neutral", "issue_award", "report_compliance", "confirm_compliance",
-    "dispute_compliance", "reject", "close", "disclose", "decide_challenge",
+    "dispute_compliance", "reject", "close", "disclose", "decide_challenge", "decide_compliance",
+    "declare_non_compliance",
 )  # fmt: skip
 
 
@@ -451,6 +521,48 @@ class Evidence(models.Model):
         return f"{self.filename} ({self.case_id})"
 
 
+class Payment(models.Model):
+    """A refund or an escrow movement through the payment provider (``cases.payments``).
+
+    Written *pending* before the provider is called (its id is the idempotency key), then settled with
+    the provider's answer; a succeeded refund is the merchant's reported performance.
+    """
+
+    class Kind(models.TextChoices):
+        REFUND = "refund", _("Refund")
+        ESCROW_HOLD = "escrow_hold", _("Paid into escrow")
+        ESCROW_RELEASE = "escrow_release", _("Released from escrow")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        DECLINED = "declined", _("Declined")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="payments")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    made_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    amount = money_field(_("amount"))
+    currency = models.CharField(max_length=3)
+    #: Who receives the money: "consumer" or "merchant" (an escrow hold: "escrow").
+    payee = models.CharField(max_length=16)
+    #: For a release: the hold it releases.
+    hold = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="releases")
+    provider = models.CharField(max_length=32)
+    provider_reference = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    message = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["case", "created_at", "id"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self):
+        return f"{self.kind} {self.amount} {self.currency} on {self.case_id} ({self.status})"
+
+
 class DeadlineKind(models.TextChoices):
     MERCHANT_RESPONSE = "merchant_response", _("Merchant's response")
     JURISDICTION_OBJECTIONS = "jurisdiction_objections", _("Objections to forum and law")
@@ -459,6 +571,8 @@ class DeadlineKind(models.TextChoices):
     ARBITRATION_SUBMISSIONS = "arbitration_submissions", _("Arbitration submissions")
     AWARD = "award", _("Award")
     COMPLIANCE = "compliance", _("Compliance")
+    FINAL_NOTICE = "final_notice", _("Final notice before default proceedings")
+    COMPLIANCE_CONFIRMATION = "compliance_confirmation", _("Confirmation of performance")
 
 
 class DeadlineStatus(models.TextChoices):

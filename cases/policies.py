@@ -103,6 +103,8 @@ PERMISSIONS = {
     "close": _operator,
     "disclose": _current_neutral,
     "decide_challenge": _operator,
+    "decide_compliance": _operator,
+    "declare_non_compliance": _operator,
 }
 
 
@@ -162,7 +164,36 @@ def _decide_challenge_check(case, user):
     return None
 
 
+def _declare_non_compliance_check(case, user):
+    from django.utils import timezone
+
+    comply_by = case.comply_by()
+    if comply_by is None or timezone.now() <= comply_by:
+        return _("The date to comply has not passed yet.")
+    return None
+
+
+def _issue_award_check(case, user):
+    from mediation.services import active_appointment
+
+    appointment = active_appointment(case)
+    if appointment is not None and appointment.challenged_by:
+        return _("A challenge against you awaits the operator's decision; the award must wait for it.")
+    return None
+
+
+def _report_compliance_check(case, user):
+    from .models import Payment
+
+    if Payment.objects.filter(case=case, status=Payment.Status.PENDING).exists():
+        return _("A payment on this case is still being processed; its answer will be the report.")
+    return None
+
+
 _STATE_CHECKS = {
+    "issue_award": _issue_award_check,
+    "report_compliance": _report_compliance_check,
+    "declare_non_compliance": _declare_non_compliance_check,
     "accept_jurisdiction": _accept_jurisdiction_check,
     "accept_settlement": _accept_settlement_check,
     "challenge_neutral": _challenge_check,

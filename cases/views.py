@@ -17,6 +17,7 @@ from django_countries import countries
 from rest_framework.fields import BooleanField
 
 from accounts.models import Role, User
+from arbitration import views as arbitration_views
 from mediation import views as mediation_views
 from odr.errors import DomainError, NotFound, ValidationFailed
 from odr.forms import apply_domain_error
@@ -110,7 +111,13 @@ def _action_fields(action, case):
     fields = []
     specs = sorted(action_input(action)().fields.items(), key=lambda item: item[0] in _LATER_FIELDS)
     for name, spec in specs:
-        field = {"name": name, "label": FIELD_LABELS.get(name, name), "required": spec.required, "kind": "text"}
+        label = FIELD_LABELS.get(f"{name}_compliance" if action == "decide_compliance" else name)
+        field = {
+            "name": name,
+            "label": label or FIELD_LABELS.get(name, name),
+            "required": spec.required,
+            "kind": "text",
+        }
         if name == "forum_clause_exclusive":
             labels = CHOICE_LABELS[name]
             field.update(kind="select", choices=[("", "–"), ("true", labels["true"]), ("false", labels["false"])])
@@ -171,6 +178,7 @@ def _case_page(request, case, *, failed_action=None, errors=None, values=None, s
             "party": PARTY_LABELS.get(case.party_of(request.user) or "", ""),
             "deadlines": [d for d in case.deadlines.all() if d.status == "running"],
             **mediation_views.case_page_context(request, case),
+            **arbitration_views.page_context(request, case),
             "jurisdiction": localise(case.jurisdiction) if case.jurisdiction.get("status") else None,
             "evidence": list(case.evidence.select_related("uploaded_by").order_by("created_at", "id")),
             "can_upload": policies.can_upload_evidence(request.user, case),

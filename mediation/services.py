@@ -41,7 +41,8 @@ def _raise(refusal):
         raise refusal
 
 
-def _same_currency(case: Case, money: Money, field: str) -> None:
+def same_currency_check(case: Case, money: Money, field: str) -> None:
+    """Amounts on a case are in the claim's currency (400 on ``<field>.currency`` otherwise)."""
     if money.currency != case.claim_currency:
         raise ValidationFailed(
             fields={f"{field}.currency": [_("Use the claim's currency, %(c)s.") % {"c": case.claim_currency}]}
@@ -54,7 +55,7 @@ def offer_create(*, actor, case_id, amount: Money, remedy: str, note: str = "") 
     with transaction.atomic():
         case = selectors.case_get_for_update(actor, case_id)
         _raise(policies.offer_refusal(actor, case))
-        _same_currency(case, amount, "amount")
+        same_currency_check(case, amount, "amount")
         party = case.party_of(actor)
         offer = lifecycle.offer_make(case=case, actor=actor, party=party, amount=amount, remedy=remedy, note=note)
         case.save(update_fields=["open_offer_party", "updated_at"])
@@ -119,7 +120,7 @@ def blind_bid_place(*, actor, case_id, amount: Money) -> dict:
     with transaction.atomic():
         case = selectors.case_get_for_update(actor, case_id)
         _raise(policies.blind_bid_refusal(actor, case))
-        _same_currency(case, amount, "amount")
+        same_currency_check(case, amount, "amount")
         if amount.amount <= 0:
             raise ValidationFailed(fields={"amount.amount": [_("Enter a figure above zero.")]})
         party = case.party_of(actor)
@@ -285,18 +286,29 @@ def neutral_profile_set(*, user, languages: list[str], countries: list[str] = ()
 
 
 def appointment_record(*, case: Case, neutral: User, role: str, automatic: bool) -> Appointment:
-    """Note an appointment (in the caller's transaction); the previous active one of the role ends."""
-    Appointment.objects.filter(case=case, role=role, status=Appointment.Status.ACTIVE).update(
-        status=Appointment.Status.REPLACED
-    )
+    """Note an appointment (in the caller's transaction); the previous active one of the role is replaced.
+
+    A challenge still pending against the replaced neutral is moot: the new appointment's
+    ``superseded_challenge`` names the party who had made it, for the event log."""
+    replaced = list(Appointment.objects.filter(case=case, role=role, status=Appointment.Status.ACTIVE))
+    Appointment.objects.filter(pk__in=[a.pk for a in replaced]).update(status=Appointment.Status.REPLACED)
     now = timezone.now()
-    return Appointment.objects.create(
+    appointment = Appointment.objects.create(
         case=case,
         neutral=neutral,
         role=role,
         automatic=automatic,
         appointed_at=now,
         challenge_until=now + dt.timedelta(days=settings.ODR_CHALLENGE_DAYS),
+    )
+    appointment.superseded_challenge = next((a.challenged_by for a in replaced if a.challenged_by), "")
+    return appointment
+
+
+def appointments_end(case: Case, role: str) -> None:
+    """The case left the neutral's stage (mediation or arbitration): their appointment has ended."""
+    Appointment.objects.filter(case=case, role=role, status=Appointment.Status.ACTIVE).update(
+        status=Appointment.Status.ENDED
     )
 
 
@@ -329,7 +341,7 @@ def neutral_assign_auto(*, case_id, role: str, exclude: set[int] = frozenset()) 
         def run(locked):
             getattr(locked, action)(neutral=neutral)
             appointment_record(case=locked, neutral=neutral, role=role, automatic=True)
-            return {role: neutral.pk, "automatic": True}
+            return {role: neutral.pk, "previous": None, "automatic": True}
 
         return lifecycle.transition_perform(actor=None, case_id=case.pk, action=action, run=run, event_type=action)
 
@@ -521,7 +533,7 @@ def agreement_draft(*, actor, case_id, terms: str, amount: Money | None, remedy:
         case = selectors.case_get_for_update(actor, case_id)
         _raise(policies.agreement_draft_refusal(actor, case))
         if amount is not None:
-            _same_currency(case, amount, "amount")
+            same_currency_check(case, amount, "amount")
         SettlementAgreement.objects.filter(case=case, status=AgreementStatus.PROPOSED).update(
             status=AgreementStatus.WITHDRAWN
         )

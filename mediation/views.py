@@ -19,19 +19,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Role
-from cases import selectors
 from cases.models import Remedy
 from cases.money import MoneyError, parse_money
+from cases.web import act_and_return, case_or_404
 from odr.errors import DomainError, NotFound, ValidationFailed, error_body, error_text
 
 from . import policies, services
 from .models import ChatMessage, ChatRoom, MediationSession, Offer, SettlementAgreement
 
 ROOM_LABELS = dict(ChatRoom.choices)
-
-
-def _back(case_id, anchor):
-    return redirect(reverse("case-detail", args=[case_id]) + f"#{anchor}")
 
 
 def _money(post, currency, field="amount"):
@@ -41,31 +37,11 @@ def _money(post, currency, field="amount"):
         raise ValidationFailed(fields={field: [str(exc)]}) from None
 
 
-def _act(request, case_id, anchor, call, done_message):
-    """Run ``call`` (a service call), then back to the case page with what happened."""
-    try:
-        call()
-    except NotFound:
-        raise Http404 from None
-    except DomainError as exc:
-        messages.error(request, error_text(exc))
-        return _back(case_id, anchor)
-    messages.success(request, done_message)
-    return _back(case_id, anchor)
-
-
-def _case(request, case_id):
-    try:
-        return selectors.case_get_for(request.user, case_id)
-    except NotFound:
-        raise Http404 from None
-
-
 @require_POST
 @login_required
 def offer_create(request, case_id):
-    case = _case(request, case_id)
-    return _act(
+    case = case_or_404(request, case_id)
+    return act_and_return(
         request,
         case_id,
         "h-negotiation",
@@ -83,7 +59,7 @@ def offer_create(request, case_id):
 @require_POST
 @login_required
 def offer_accept(request, case_id, offer_id):
-    return _act(
+    return act_and_return(
         request,
         case_id,
         "h-negotiation",
@@ -95,7 +71,7 @@ def offer_accept(request, case_id, offer_id):
 @require_POST
 @login_required
 def blind_bid(request, case_id):
-    case = _case(request, case_id)
+    case = case_or_404(request, case_id)
     result = {}
 
     def call():
@@ -105,7 +81,7 @@ def blind_bid(request, case_id):
             )
         )
 
-    response = _act(request, case_id, "h-blind", call, _("Your figure is entered. Nobody else can see it."))
+    response = act_and_return(request, case_id, "h-blind", call, _("Your figure is entered. Nobody else can see it."))
     if result.get("status") == "settled":
         messages.success(request, _("The figures met: the case is settled at the midpoint."))
     elif result.get("status") in ("no_agreement", "ended"):
@@ -132,7 +108,9 @@ def session_schedule(request, case_id):
             raise ValidationFailed(fields={"minutes": [_("Between 15 and 480 minutes.")]})
         services.session_schedule(actor=request.user, case_id=case_id, starts_at=starts_at, minutes=minutes)
 
-    return _act(request, case_id, "h-sessions", call, _("The session is scheduled; the participants are told."))
+    return act_and_return(
+        request, case_id, "h-sessions", call, _("The session is scheduled; the participants are told.")
+    )
 
 
 @require_GET
@@ -150,7 +128,7 @@ def session_ics(request, case_id, session_id):
 @require_POST
 @login_required
 def agreement_draft(request, case_id):
-    case = _case(request, case_id)
+    case = case_or_404(request, case_id)
 
     def call():
         amount = _money(request.POST, case.claim_currency) if request.POST.get("amount", "").strip() else None
@@ -170,13 +148,13 @@ def agreement_draft(request, case_id):
             comply_within_days=max(1, min(days, 90)),
         )
 
-    return _act(request, case_id, "h-agreement", call, _("The draft agreement is sent to both parties."))
+    return act_and_return(request, case_id, "h-agreement", call, _("The draft agreement is sent to both parties."))
 
 
 @require_POST
 @login_required
 def agreement_accept(request, case_id, agreement_id):
-    return _act(
+    return act_and_return(
         request,
         case_id,
         "h-agreement",

@@ -25,9 +25,20 @@ logger = logging.getLogger(__name__)
 #: Events nobody but the actor needs to hear about.
 SILENT_EVENTS = {"created", "party_data_erased", "message", "blind_bid"}
 #: Events the operators hear about as well as the case's people.
-OPERATOR_EVENTS = {"challenge_neutral", "contest_jurisdiction", "deadline_fired", "evidence_integrity_failure"}
+OPERATOR_EVENTS = {
+    "challenge_neutral",
+    "contest_jurisdiction",
+    "deadline_fired",
+    "evidence_integrity_failure",
+    "dispute_compliance",
+    "declare_non_compliance",
+}
 #: Alerts for the operators alone (a stored file failed its check, nobody on the roster fits).
 OPERATORS_ONLY_EVENTS = {"evidence_integrity_failure", "neutral_unavailable"}
+#: For the merchant alone (its users, and its platform by webhook): sanctions on its record.
+MERCHANT_ONLY_EVENTS = {"sanction_applied", "sanction_lifted"}
+#: For the operators and the arbitrator: the award is overdue.
+OPERATORS_AND_ARBITRATOR_EVENTS = {"award_overdue"}
 #: Retry schedule: 30 s doubling up to 2 h; dead-lettered once a day has passed since the first try.
 RETRY_BASE_SECONDS = 30
 RETRY_MAX_SECONDS = 7200
@@ -50,6 +61,12 @@ def _recipients(case, event) -> list[User]:
         return sorted(_party_users(case, (event.payload or {}).get("party", "")), key=lambda u: u.pk)
     if event.type in OPERATORS_ONLY_EVENTS:
         return sorted(User.objects.filter(role=Role.OPERATOR, is_active=True), key=lambda u: u.pk)
+    if event.type in MERCHANT_ONLY_EVENTS:
+        return sorted(_party_users(case, "merchant"), key=lambda u: u.pk)
+    overdue_award = event.type == "deadline_fired" and (event.payload or {}).get("kind") == "award"
+    if event.type in OPERATORS_AND_ARBITRATOR_EVENTS or overdue_award:
+        people = set(User.objects.filter(role=Role.OPERATOR, is_active=True)) | _party_users(case, "arbitrator")
+        return sorted((p for p in people if p.is_active), key=lambda u: u.pk)
     people = {case.consumer}
     people.update(User.objects.filter(organisation_id=case.merchant_id, role=Role.MERCHANT, is_active=True))
     for neutral in (case.mediator, case.arbitrator):
@@ -75,7 +92,12 @@ def notify_case_event(*, case, event) -> list[Notification]:
         transaction.on_commit(lambda n=notification: _push(n))
         if user.email:
             deliveries.append(Delivery(channel=Channel.EMAIL, notification=notification, event=event))
+    private = event.type in OPERATORS_ONLY_EVENTS | OPERATORS_AND_ARBITRATOR_EVENTS or (
+        event.type == "deadline_fired" and (event.payload or {}).get("kind") == "award"
+    )
     for endpoint in WebhookEndpoint.objects.filter(organisation_id=case.merchant_id, active=True):
+        if private:  # not the merchant's business: the operators' alerts
+            break
         if endpoint.wants(event.type):
             deliveries.append(Delivery(channel=Channel.WEBHOOK, endpoint=endpoint, event=event))
     for delivery in deliveries:

@@ -95,6 +95,19 @@ class IntegrityFailure(DomainError):
     default_message = _("The stored file does not match its recorded hash; the operators have been alerted.")
 
 
+def uuids(values, *, field: str) -> list:
+    """``values`` as UUIDs (any spelling Python accepts); 400 on ``field`` naming the first that is not."""
+    import uuid
+
+    parsed = []
+    for value in values or []:
+        try:
+            parsed.append(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
+        except ValueError:
+            raise ValidationFailed(fields={field: [_("“%(value)s” is not a valid id.") % {"value": value}]}) from None
+    return parsed
+
+
 def error_text(exc: DomainError) -> str:
     """The error and its field messages as one sentence, for a page's flash message."""
     return " ".join([str(exc.message), *(str(m) for messages in exc.fields.values() for m in messages)])

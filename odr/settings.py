@@ -324,6 +324,13 @@ ODR_CHAT_RATE = int(os.environ.get("ODR_CHAT_RATE", "20"))  # messages a user ma
 ODR_CHAT_RATE_SECONDS = int(os.environ.get("ODR_CHAT_RATE_SECONDS", "10"))  # ... in this many seconds
 ODR_WS_TICKET_SECONDS = int(os.environ.get("ODR_WS_TICKET_SECONDS", "60"))
 
+# Arbitration, compliance and payments (arbitration/, cases/services/compliance.py, cases/payments/).
+ODR_PLATFORM_NAME = os.environ.get("ODR_PLATFORM_NAME", "Open ODR")  # printed on award documents
+ODR_AWARD_CORRECTION_DAYS = int(os.environ.get("ODR_AWARD_CORRECTION_DAYS", "30"))  # an award may be corrected
+ODR_TIMETABLE_MAX_DAYS = int(os.environ.get("ODR_TIMETABLE_MAX_DAYS", "60"))  # furthest submissions date
+ODR_PAYMENT_PROVIDER = os.environ.get("ODR_PAYMENT_PROVIDER", "cases.payments.sandbox.SandboxProvider")
+ODR_PAYMENT_SANDBOX_LIMIT = os.environ.get("ODR_PAYMENT_SANDBOX_LIMIT", "10000")  # the sandbox declines above
+
 # --- Logging: requests and errors, never bodies, tokens or passwords ---------------------------
 LOGGING = {
     "version": 1,
@@ -335,5 +342,7 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # One line per successful task is noise (and eager tasks run on every request without Redis).
         "celery.app.trace": {"level": "WARNING"},
+        # Subsetting the award PDFs' fonts logs every table it prunes.
+        "fontTools": {"level": "WARNING"},
     },
 }

@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from accounts import views as accounts_views
 from odr.errors import error_body
+from oversight import views as oversight_views
 
 
 def health(request):
@@ -33,12 +34,17 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("cases/", include("cases.urls")),
     path("cases/", include("mediation.urls")),
+    path("cases/", include("arbitration.urls")),
     path("notifications/", include("notifications.urls")),
+    path("oversight/", include("oversight.urls")),
+    path("compliance-register/", oversight_views.compliance_register, name="compliance-register"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("accounts.api.urls")),
     path("api/v1/", include("cases.api.urls")),
     path("api/v1/", include("notifications.api.urls")),
     path("api/v1/", include("mediation.api.urls")),
+    path("api/v1/", include("arbitration.api.urls")),
+    path("api/v1/", include("oversight.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("healthz", health, name="health"),

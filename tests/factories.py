@@ -124,5 +124,5 @@ def case_in(state: str, cast: Cast, *, merchant_offer: bool = False) -> Case:
 
 ALL_STATES = [
     "draft", "filed", "jurisdiction", "negotiation", "mediation", "arbitration", "settled", "awarded",
-    "compliance", "closed", "withdrawn", "rejected", "defaulted",
+    "compliance", "closed", "withdrawn", "rejected", "defaulted", "non_compliant",
 ]  # fmt: skip

@@ -11,8 +11,17 @@ from rest_framework import serializers
 from accounts.models import MerchantOrganisation
 from cases import policies
 from cases.jurisdiction import Contract, Facts, Indicator, localise
-from cases.models import Case, CaseEvent, Category, Remedy
+from cases.models import Case, CaseEvent, Category, PerformanceKind, Remedy
 from cases.money import Money, MoneyError, parse_money
+from odr.errors import ValidationFailed, flatten_errors
+
+
+def validated(serializer_class, data) -> dict:
+    """``data`` checked by ``serializer_class``; a 400 in the API's error shape otherwise."""
+    serializer = serializer_class(data=data)
+    if not serializer.is_valid():
+        raise ValidationFailed(fields=flatten_errors(serializer.errors))
+    return serializer.validated_data
 
 
 def text(max_length=None, **kwargs):
@@ -260,6 +269,7 @@ class AwardInput(serializers.Serializer):
     amount = MoneyField(required=False, allow_null=True, default=None)
     remedy = serializers.ChoiceField(choices=Remedy.choices)
     reasons = text()
+    comply_within_days = serializers.IntegerField(min_value=1, max_value=90, required=False, allow_null=True)
 
     def validate(self, attrs):
         if attrs["decision"] != "dismissed" and attrs.get("amount") is None:
@@ -268,7 +278,17 @@ class AwardInput(serializers.Serializer):
 
 
 class ComplianceReportInput(serializers.Serializer):
+    """What the merchant did: a refund (its payment reference) or a shipment (its tracking number)."""
+
     reference = serializers.CharField(max_length=200)
+    kind = serializers.ChoiceField(choices=PerformanceKind.choices, default=PerformanceKind.OTHER)
+    carrier = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class DecideComplianceInput(serializers.Serializer):
+    upheld = serializers.BooleanField()
+    reason = text()
 
 
 # --- outputs -----------------------------------------------------------------------------------

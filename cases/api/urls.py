@@ -1,7 +1,7 @@
 from django.urls import path
 
 from ..evidence import api as evidence_api
-from . import views
+from . import payments, views
 
 urlpatterns = [
     path("cases/", views.CaseListCreateApi.as_view(), name="api-case-list"),
@@ -16,5 +16,8 @@ urlpatterns = [
         name="api-evidence-download",
     ),
     path("cases/<uuid:case_id>/export/", views.CaseExportApi.as_view(), name="api-case-export"),
+    path("cases/<uuid:case_id>/payments/", payments.PaymentListApi.as_view(), name="api-payments"),
+    path("cases/<uuid:case_id>/payments/refund/", payments.RefundApi.as_view(), name="api-payment-refund"),
+    path("cases/<uuid:case_id>/payments/escrow/", payments.EscrowApi.as_view(), name="api-payment-escrow"),
     path("jurisdiction/evaluate/", views.JurisdictionEvaluateApi.as_view(), name="api-jurisdiction-evaluate"),
 ]

@@ -103,16 +103,28 @@ def bundle_for(*, user, case_id) -> tuple[str, Iterator[bytes]]:
         ],
         "exported_at": format_time(timezone.now()),
     }
+    from arbitration.models import AwardDocument
+
+    awards = list(
+        AwardDocument.objects.filter(award__case=case).select_related("award").order_by("award__number", "language")
+    )
+    case_json["award_documents"] = [
+        {"number": d.award.number, "language": d.language, "path": award_path(d), "sha256": d.sha256} for d in awards
+    ]
     with translation.override(user.language):
         readme = render_to_string(
             "cases/export_readme.txt",
             {"case": case, "head": head, "count": count, "files": sum(1 for i in evidence if not i.erased_at)},
         )
     name = f"{case.reference}-record.zip"
-    return name, _stream(case.reference, case_json, case, count, evidence, readme)
+    return name, _stream(case.reference, case_json, case, count, evidence, readme, awards)
 
 
-def _stream(reference, case_json, case, count, evidence, readme) -> Iterator[bytes]:
+def award_path(document) -> str:
+    return f"awards/award-{document.award.number}-{document.language}.pdf"
+
+
+def _stream(reference, case_json, case, count, evidence, readme, awards=()) -> Iterator[bytes]:
     sink = _Sink()
     manifest: list[tuple[str, str]] = []
     stamp = timezone.now().astimezone(dt.UTC).timetuple()[:6]
@@ -136,6 +148,8 @@ def _stream(reference, case_json, case, count, evidence, readme) -> Iterator[byt
         for item in evidence:
             if item.erased_at is None:
                 yield from member(evidence_path(item), evidence_services.evidence_plaintext(item))
+        for document in awards:
+            yield from member(award_path(document), [bytes(document.pdf)])
         yield from member("README.txt", [readme.encode()])
         yield from member("verify.py", [VERIFY_SOURCE.read_bytes()])
         lines = "".join(f"{digest}  {name}\n" for digest, name in sorted(manifest, key=lambda m: m[1]))

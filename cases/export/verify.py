@@ -12,7 +12,8 @@ Checks, in this order, and stops at the first thing that does not hold:
      SHA-256(prev_hash + canonical event);
   2. case.json names the same case and the chain's head (count and last hash);
   3. every evidence file the log recorded is present and hashes to what the log recorded, unless the
-     log also records that it was erased;
+     log also records that it was erased; every award document (PDF) the log recorded is present and
+     hashes to the SHA-256 on its issue_award or award_corrected event;
   4. MANIFEST.sha256 lists every file of the bundle and each file's SHA-256 matches it.
 Compare the chain head printed with the one on the case page (or one you noted earlier): a record that
 was rewritten from the start would verify on its own, but not end in the same head.
@@ -177,6 +178,27 @@ def check_evidence(bundle, events, case):
     return count
 
 
+def check_awards(bundle, events, case):
+    """Every award document the log recorded (issue_award, award_corrected) is in the bundle and hashes
+    to what the log recorded."""
+    paths = {(d.get("number"), d.get("language")): d.get("path") for d in case.get("award_documents", [])}
+    names = set(bundle.names())
+    count = 0
+    for event in events:
+        payload = event.get("payload")
+        if event["type"] not in ("issue_award", "award_corrected") or not payload or "award" not in payload:
+            continue
+        award = payload["award"]
+        for document in award.get("documents", []):
+            path = paths.get((award.get("number"), document["language"]))
+            if not path or path not in names:
+                raise Failure(f"award {award.get('number')} ({document['language']}) is missing from the bundle")
+            if sha256(bundle.read(path)) != document["sha256"]:
+                raise Failure(f"{path}: SHA-256 differs from the event log (event {event['seq']})")
+            count += 1
+    return count
+
+
 def main(argv):
     if len(argv) > 2:
         print("usage: python3 verify.py [FOLDER | BUNDLE.zip]", file=sys.stderr)
@@ -191,6 +213,7 @@ def main(argv):
         events = check_chain(bundle)
         case = check_case(bundle, events)
         files = check_evidence(bundle, events, case)
+        awards = check_awards(bundle, events, case)
         check_manifest(bundle)
     except Failure as failure:
         print(f"FAIL: {failure}")
@@ -200,7 +223,7 @@ def main(argv):
         return 1
     print(
         f"OK {case['reference']}: {len(events)} events, chain head {events[-1]['hash']}, "
-        f"{files} evidence files match the log"
+        f"{files} evidence files match the log, {awards} award documents match the log"
     )
     return 0
 

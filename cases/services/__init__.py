@@ -1,6 +1,14 @@
-"""Every write a user can cause on a case: ``filing`` for new complaints, ``lifecycle`` for actions."""
+"""Every write a user can cause on a case: ``filing`` for new complaints, ``lifecycle`` for actions,
+``compliance`` for carrying out the outcome."""
 
 from ..deadlines import deadline_sweep
+from .compliance import (
+    case_confirm_compliance,
+    case_decide_compliance,
+    case_declare_non_compliance,
+    case_dispute_compliance,
+    case_report_compliance,
+)
 from .filing import case_file, reference_allocate
 from .lifecycle import (
     case_accept_jurisdiction,
@@ -9,18 +17,15 @@ from .lifecycle import (
     case_assign_mediator,
     case_challenge_neutral,
     case_close,
-    case_confirm_compliance,
     case_confirm_jurisdiction,
     case_contest_jurisdiction,
     case_decide_challenge,
     case_decide_jurisdiction,
     case_declare_default,
     case_disclose,
-    case_dispute_compliance,
     case_escalate,
     case_issue_award,
     case_reject,
-    case_report_compliance,
     case_request_mediation,
     case_respond,
     case_submit,
@@ -40,6 +45,8 @@ __all__ = [
     "case_confirm_jurisdiction",
     "case_decide_jurisdiction",
     "case_decide_challenge",
+    "case_decide_compliance",
+    "case_declare_non_compliance",
     "case_declare_default",
     "case_disclose",
     "case_dispute_compliance",

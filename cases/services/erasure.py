@@ -2,7 +2,10 @@
 
 Evidence they uploaded is crypto-shredded (its file key and stored bytes deleted); the payloads of the
 events they wrote are emptied (the chain holds ``payload_hash``, not the payload); the complaint text of
-their own cases is replaced; their account is anonymised and closed. Each case touched records a
+their own cases is replaced, and so are their arbitration submissions and their words in the compliance
+record (a consumer's dispute, a merchant's note); their account is anonymised and closed. Award documents
+stay as issued: they are the decision itself, a legal record the parties may need to enforce or
+challenge, and immutable by design (their SHA-256 is on the chain). Each case touched records a
 ``party_data_erased`` event listing what went, so an exported record shows why files and payloads are
 missing.
 """
@@ -12,6 +15,7 @@ from django.db.models import Q
 from rest_framework.authtoken.models import Token
 
 from accounts.models import User
+from arbitration.models import Submission
 
 from ..events import event_append
 from ..evidence.services import evidence_shred
@@ -25,7 +29,9 @@ def party_data_erase(*, user: User) -> dict:
     report: dict[str, dict] = {}
     with transaction.atomic():
         case_ids = (
-            Case.objects.filter(Q(consumer=user) | Q(events__actor=user) | Q(evidence__uploaded_by=user))
+            Case.objects.filter(
+                Q(consumer=user) | Q(events__actor=user) | Q(evidence__uploaded_by=user) | Q(submissions__author=user)
+            )
             .values_list("pk", flat=True)
             .distinct()
         )
@@ -38,6 +44,17 @@ def party_data_erase(*, user: User) -> dict:
             events = CaseEvent.objects.filter(case=case, actor=user).exclude(payload=None)
             seqs = list(events.values_list("seq", flat=True))
             events.update(payload=None)
+            # The user's own words in arbitration and in compliance go too.
+            submissions = Submission.objects.filter(case=case, author=user)
+            submissions.update(statement=ERASED)
+            outcome = dict(case.outcome or {})
+            party = case.party_of(user)
+            if party == "consumer" and "compliance_dispute" in outcome:
+                outcome["compliance_dispute"] = {**outcome["compliance_dispute"], "reason": ERASED}
+            if party == "merchant" and (outcome.get("performance") or {}).get("note"):
+                outcome["performance"] = {**outcome["performance"], "note": ERASED}
+            if outcome != (case.outcome or {}):
+                Case.objects.filter(pk=case.pk).update(outcome=outcome)
             if case.consumer_id == user.pk:
                 Case.objects.filter(pk=case.pk).update(
                     description=ERASED, order_reference=ERASED, order_product=ERASED, order_platform=""

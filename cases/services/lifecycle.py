@@ -51,11 +51,19 @@ def _perform(
         extra = run(case) or {}
         case.save()
         deadline_sync(case, previous_status=before, actor=actor)
+        if before != case.status and before in NEUTRAL_STAGES:
+            from mediation.services import appointments_end
+
+            appointments_end(case, NEUTRAL_STAGES[before])
         event_append(
             case=case, type=event_type or action, actor=actor, payload={"from": before, "to": case.status, **extra}
         )
         transaction.on_commit(lambda: _chat_recheck(case.pk))
     return case
+
+
+#: The stages a neutral leads, and their role: leaving one ends that neutral's appointment.
+NEUTRAL_STAGES = {"mediation": Role.MEDIATOR, "arbitration": Role.ARBITRATOR}
 
 
 def _chat_recheck(case_id) -> None:
@@ -137,6 +145,8 @@ def case_respond(
             }
             proposal = proposal_for_case(case)
         case.respond(position=position, proposal=proposal)
+        if position == "accept":  # settled on the claim: by when it must be carried out
+            case.outcome = {**case.outcome, "comply_by": settlement_terms(case)["comply_by"]}
         payload = {"position": position, "statement": statement}
         if proposal is not None:
             payload["jurisdiction"] = _proposal_summary(proposal)
@@ -282,6 +292,12 @@ def _neutral(user_id, role: str, *, field: str = "user") -> User:
     return neutral
 
 
+def _superseded(appointment) -> dict:
+    """A challenge left pending against the neutral the operator replaced, for the event log."""
+    party = getattr(appointment, "superseded_challenge", "")
+    return {"superseded_challenge": party} if party else {}
+
+
 def case_assign_mediator(*, actor, case_id, user_id: int) -> Case:
     neutral = _neutral(user_id, Role.MEDIATOR)
 
@@ -290,8 +306,8 @@ def case_assign_mediator(*, actor, case_id, user_id: int) -> Case:
 
         previous = case.mediator_id
         case.assign_mediator(neutral=neutral)
-        appointment_record(case=case, neutral=neutral, role=Role.MEDIATOR, automatic=False)
-        return {"mediator": neutral.pk, "previous": previous}
+        made = appointment_record(case=case, neutral=neutral, role=Role.MEDIATOR, automatic=False)
+        return {"mediator": neutral.pk, "previous": previous, **_superseded(made)}
 
     return _perform(actor=actor, case_id=case_id, action="assign_mediator", run=run)
 
@@ -304,8 +320,8 @@ def case_assign_arbitrator(*, actor, case_id, user_id: int) -> Case:
 
         previous = case.arbitrator_id
         case.assign_arbitrator(neutral=neutral)
-        appointment_record(case=case, neutral=neutral, role=Role.ARBITRATOR, automatic=False)
-        return {"arbitrator": neutral.pk, "previous": previous}
+        made = appointment_record(case=case, neutral=neutral, role=Role.ARBITRATOR, automatic=False)
+        return {"arbitrator": neutral.pk, "previous": previous, **_superseded(made)}
 
     return _perform(actor=actor, case_id=case_id, action="assign_arbitrator", run=run)
 
@@ -367,46 +383,21 @@ def case_decide_challenge(*, actor, case_id, upheld: bool, reason: str) -> Case:
     return case
 
 
-def case_issue_award(*, actor, case_id, decision: str, amount: Money | None, remedy: str, reasons: str) -> Case:
-    if decision != "dismissed" and amount is None:
-        raise ValidationFailed(fields={"amount": [_("An award that grants the claim needs an amount.")]})
+def case_issue_award(
+    *, actor, case_id, decision: str, amount: Money | None, remedy: str, reasons: str, comply_within_days=None
+) -> Case:
+    """The arbitrator's award, with its documents (``arbitration.services.award_issue``)."""
+    from arbitration.services import award_issue
 
-    def run(case):
-        now = timezone.now()
-        award = {
-            "decision": decision,
-            "amount": amount.as_dict() if amount else None,
-            "remedy": remedy,
-            "reasons": reasons,
-            "issued_at": now.isoformat(),
-            "arbitrator": actor.pk,
-        }
-        case.issue_award(award=award, at=now)
-        return {"award": award}
-
-    return _perform(actor=actor, case_id=case_id, action="issue_award", run=run)
-
-
-def case_report_compliance(*, actor, case_id, reference: str) -> Case:
-    def run(case):
-        case.report_compliance(reference=reference)
-        return {"reference": reference}
-
-    return _perform(actor=actor, case_id=case_id, action="report_compliance", run=run)
-
-
-def case_confirm_compliance(*, actor, case_id) -> Case:
-    return _perform(
-        actor=actor, case_id=case_id, action="confirm_compliance", run=lambda c: c.confirm_compliance(at=timezone.now())
+    return award_issue(
+        actor=actor,
+        case_id=case_id,
+        decision=decision,
+        amount=amount,
+        remedy=remedy,
+        reasons=reasons,
+        comply_within_days=comply_within_days,
     )
-
-
-def case_dispute_compliance(*, actor, case_id, reason: str) -> Case:
-    def run(case):
-        case.dispute_compliance(reason=reason)
-        return {"reason": reason}
-
-    return _perform(actor=actor, case_id=case_id, action="dispute_compliance", run=run)
 
 
 def case_reject(*, actor, case_id, reason: str) -> Case:
@@ -418,8 +409,11 @@ def case_reject(*, actor, case_id, reason: str) -> Case:
 
 
 def case_close(*, actor, case_id, reason: str = "") -> Case:
+    from .compliance import escrow_release_on_close
+
     def run(case):
+        escrow = escrow_release_on_close(case)
         case.close(reason=reason, at=timezone.now())
-        return {"reason": reason}
+        return {"reason": reason, **escrow}
 
     return _perform(actor=actor, case_id=case_id, action="close", run=run)

@@ -111,3 +111,28 @@ def role_label(role):
     if role == "platform":
         return _("The platform")
     return Role(role).label if role in Role.values else role
+
+
+@register.filter
+def sanction_label(level):
+    from oversight.models import SanctionLevel
+
+    return SanctionLevel(level).label if level in SanctionLevel.values else level
+
+
+@register.filter
+def compliance_label(value):
+    from cases.models import ComplianceStatus
+
+    return ComplianceStatus(value).label if value in ComplianceStatus.values else value
+
+
+@register.filter
+def iso_time(value):
+    """An ISO 8601 string from a JSON payload as a ``<time>`` in the viewer's zone."""
+    if isinstance(value, str) and value:
+        try:
+            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    return local_time(value)

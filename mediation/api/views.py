@@ -10,21 +10,14 @@ from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from cases import selectors
-from cases.api.serializers import CaseOutput, MoneyField, local_time, text
+from cases.api.serializers import CaseOutput, MoneyField, local_time, text, validated
 from cases.models import Remedy
 from cases.money import Money
-from odr.errors import ValidationFailed, flatten_errors
+from odr.errors import ValidationFailed
 
 from .. import services
 from ..policies import ROOMS
 from ..tickets import ticket_issue
-
-
-def _valid(serializer_class, data):
-    serializer = serializer_class(data=data)
-    if not serializer.is_valid():
-        raise ValidationFailed(fields=flatten_errors(serializer.errors))
-    return serializer.validated_data
 
 
 # --- offers ---------------------------------------------------------------------------------------
@@ -56,7 +49,7 @@ class OffersApi(APIView):
 
     @extend_schema(request=OfferInput, responses={201: OfferOutput}, tags=["negotiation"])
     def post(self, request, case_id):
-        v = _valid(OfferInput, request.data)
+        v = validated(OfferInput, request.data)
         offer = services.offer_create(
             actor=request.user, case_id=case_id, amount=v["amount"], remedy=v["remedy"], note=v["note"]
         )
@@ -87,7 +80,7 @@ class BlindBidsApi(APIView):
 
     @extend_schema(request=BlindBidInput, responses={201: dict}, tags=["negotiation"])
     def post(self, request, case_id):
-        v = _valid(BlindBidInput, request.data)
+        v = validated(BlindBidInput, request.data)
         result = services.blind_bid_place(actor=request.user, case_id=case_id, amount=v["amount"])
         return Response({**result, "state": services.blind_bid_state_for(request.user, case_id)}, status=201)
 
@@ -126,7 +119,7 @@ class MessagesApi(APIView):
 
     @extend_schema(request=MessageInput, responses={201: dict}, tags=["mediation"])
     def post(self, request, case_id):
-        v = _valid(MessageInput, request.data)
+        v = validated(MessageInput, request.data)
         room = _room(request, v)
         message = services.message_post(actor=request.user, case_id=case_id, room=room, body=v["body"])
         return Response(services.message_json(message), status=201)
@@ -169,7 +162,7 @@ class SessionsApi(APIView):
 
     @extend_schema(request=SessionInput, responses={201: dict}, tags=["mediation"])
     def post(self, request, case_id):
-        v = _valid(SessionInput, request.data)
+        v = validated(SessionInput, request.data)
         session = services.session_schedule(
             actor=request.user, case_id=case_id, starts_at=v["starts_at"], minutes=v["minutes"]
         )
@@ -218,7 +211,7 @@ class AgreementsApi(APIView):
 
     @extend_schema(request=AgreementInput, responses={201: dict}, tags=["mediation"])
     def post(self, request, case_id):
-        v = _valid(AgreementInput, request.data)
+        v = validated(AgreementInput, request.data)
         agreement = services.agreement_draft(
             actor=request.user,
             case_id=case_id,

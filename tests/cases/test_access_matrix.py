@@ -6,7 +6,8 @@ operators see every non-draft case; a draft is seen by its consumer only. Anyone
 ``error.code == "not_found"`` from every case endpoint, and never finds the case in a list.
 
 Every lifecycle action's endpoint is in the matrix, the neutrals' ``disclose`` and the operator's
-``decide_challenge`` included; a neutral whose challenge is upheld leaves the case and sees it no more.
+``decide_challenge``, ``decide_compliance`` and ``declare_non_compliance`` included, in every state (a case
+not complied with too); a neutral whose challenge is upheld leaves the case and sees it no more.
 """
 
 import uuid
@@ -40,7 +41,13 @@ def case_endpoints(case_id):
 def test_the_matrix_has_an_endpoint_for_every_lifecycle_action():
     posted = {path.rstrip("/").rsplit("/", 1)[-1] for method, path in case_endpoints("x") if method == "POST"}
     assert posted == set(ACTIONS)
-    assert {"disclose", "decide_challenge", "challenge_neutral"} <= posted
+    assert {
+        "disclose",
+        "decide_challenge",
+        "challenge_neutral",
+        "decide_compliance",
+        "declare_non_compliance",
+    } <= posted
 
 
 def call(client, method, path):
@@ -358,6 +365,7 @@ def mixed_population():
 def test_list_selector_get_selector_and_policy_agree_for_every_user_and_case(db):
     cases, users = mixed_population()
     assert {c.status for c in cases} == set(ALL_STATES)
+    assert "non_compliant" in ALL_STATES
     disagreements = []
     for viewer in users:
         listed = set(selectors.case_list_for(viewer).values_list("pk", flat=True))

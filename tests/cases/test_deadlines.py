@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import time_machine
 
+from arbitration.services import submission_file
 from cases import services
 from cases.calendars import deadline_after
 from cases.deadlines import deadline_sweep
@@ -99,11 +100,18 @@ def test_expired_negotiation_goes_to_mediation_and_expired_mediation_to_arbitrat
     assert case.status == "arbitration"
 
 
+def merchant_files_a_submission(cast, case):
+    submission_file(actor=cast.merchant, case_id=case.pk, statement="The parcel was delivered.", evidence_ids=[])
+
+
 def test_submissions_closing_start_the_award_clock_and_a_late_award_is_recorded(cast):
     case = case_in("arbitration", cast)
+    merchant_files_a_submission(cast, case)
     due = running(case, "arbitration_submissions").due_at
     with time_machine.travel(due + dt.timedelta(minutes=1), tick=False):
         assert deadline_sweep() == 1
+    # The merchant was heard: no final notice, the award is due at once.
+    assert not Deadline.objects.filter(case=case, kind="final_notice").exists()
     award = running(case, "award")
     assert award.party == "arbitrator"
     # The arbitrator (Germany, Europe/Berlin in the cast) has 20 business days after submissions closed.
@@ -112,16 +120,50 @@ def test_submissions_closing_start_the_award_clock_and_a_late_award_is_recorded(
         assert deadline_sweep() == 1
     case.refresh_from_db()
     assert case.status == "arbitration"  # the operators are alerted; the case waits for the award
-    fired = case.events.filter(type="deadline_fired").order_by("-seq").first()
-    assert fired.payload["kind"] == "award"
+    overdue, fired = case.events.order_by("-seq")[:2][::-1]
+    assert (overdue.type, overdue.actor_role) == ("award_overdue", "system")
+    assert overdue.payload["arbitrator"] == cast.arbitrator.pk
+    assert (fired.type, fired.payload["kind"]) == ("deadline_fired", "award")
+    assert not case.events.filter(type__in=["final_notice", "default_proceedings"]).exists()
+    assert chain_verify(case).ok
 
 
-def test_an_award_in_time_meets_the_award_clock_and_starts_compliance(cast):
+def test_a_silent_merchant_gets_a_final_notice_before_the_award_clock_starts(cast):
     case = case_in("arbitration", cast)
+    due = running(case, "arbitration_submissions").due_at
+    closed = due + dt.timedelta(minutes=1)
+    with time_machine.travel(closed, tick=False):
+        assert deadline_sweep() == 1
+    case.refresh_from_db()
+    assert case.status == "arbitration"
+    notice = running(case, "final_notice")
+    # Five business days, in the merchant's calendar (China, Asia/Shanghai).
+    assert notice.party == "merchant"
+    assert notice.due_at == deadline_after(closed, 5, "CN", "Asia/Shanghai")
+    assert case.events.filter(type="final_notice", actor_role="system").exists()
+    assert not Deadline.objects.filter(case=case, kind="award").exists()
+
+    with time_machine.travel(notice.due_at - dt.timedelta(seconds=1), tick=False):
+        assert deadline_sweep() == 0
+    with time_machine.travel(notice.due_at + dt.timedelta(minutes=1), tick=False):
+        assert deadline_sweep() == 1
+    case.refresh_from_db()
+    assert case.status == "arbitration"
+    default = case.events.get(type="default_proceedings")
+    assert (default.actor_id, default.actor_role) == (None, "system")
+    assert Deadline.objects.get(case=case, kind="final_notice").status == "fired"
+    award = running(case, "award")
+    assert award.due_at == deadline_after(notice.due_at + dt.timedelta(minutes=1), 20, "DE", "Europe/Berlin")
+    assert chain_verify(case).ok
+
+
+def test_an_award_in_time_meets_the_award_clock_and_starts_compliance_to_its_date(cast):
+    case = case_in("arbitration", cast)
+    merchant_files_a_submission(cast, case)
     due = running(case, "arbitration_submissions").due_at
     with time_machine.travel(due + dt.timedelta(minutes=1), tick=False):
         deadline_sweep()
-        services.case_issue_award(
+        case = services.case_issue_award(
             actor=cast.arbitrator,
             case_id=case.pk,
             decision="granted",
@@ -130,17 +172,27 @@ def test_an_award_in_time_meets_the_award_clock_and_starts_compliance(cast):
             reasons="Delivery not proven.",
         )
     assert Deadline.objects.get(case=case, kind="award").status == "met"
-    assert running(case, "compliance").party == "merchant"
+    compliance = running(case, "compliance")
+    assert compliance.party == "merchant"
+    assert compliance.due_at == case.comply_by()  # the clock runs to the date the award set
 
 
-def test_missed_compliance_is_recorded_for_sanctions(cast):
+def test_missed_compliance_makes_the_outcome_non_compliant(cast):
     case = case_in("settled", cast)
     due = running(case, "compliance").due_at
+    with time_machine.travel(due - dt.timedelta(seconds=1), tick=False):
+        assert deadline_sweep() == 0
     with time_machine.travel(due + dt.timedelta(minutes=1), tick=False):
         assert deadline_sweep() == 1
+        assert deadline_sweep() == 0
     case.refresh_from_db()
-    assert case.status == "settled"
-    assert case.events.filter(type="deadline_fired", payload__kind="compliance").exists()
+    assert case.status == "non_compliant"
+    declared, fired = case.events.order_by("-seq")[:2][::-1]
+    assert (declared.type, declared.actor_id, declared.actor_role) == ("declare_non_compliance", None, "system")
+    assert (declared.payload["from"], declared.payload["to"]) == ("settled", "non_compliant")
+    assert (fired.type, fired.payload["kind"]) == ("deadline_fired", "compliance")
+    assert not Deadline.objects.filter(case=case, status="running").exists()
+    assert chain_verify(case).ok
 
 
 def test_the_operator_sets_a_stage_length(cast):

@@ -20,3 +20,13 @@ def test_settlement_in_negotiation_on_the_merchants_offer(cast):
     case = case_in("settled", cast, merchant_offer=True)
     assert case.outcome["amount"] == {"amount": "40.00", "currency": "EUR"}
     assert case.outcome["source"] == "offer"
+
+
+def test_a_case_not_complied_with_was_declared_so_by_the_clock(cast):
+    """The factories' way to ``non_compliant`` is the sweep's: the system declares it, nobody else."""
+    case = case_in("non_compliant", cast)
+    assert case.outcome["compliance"] == "non_compliant"
+    assert case.outcome["non_compliant_at"]
+    last = case.events.order_by("-seq").first()
+    assert (last.type, last.actor_id, last.actor_role) == ("declare_non_compliance", None, "system")
+    assert (last.payload["from"], last.payload["to"]) == ("settled", "non_compliant")

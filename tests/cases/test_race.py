@@ -83,6 +83,12 @@ class Race:
     b: Move
     merchant_offer: bool = False
     id: str = ""
+    #: What happens to the case after ``case_in`` and before the race: ``step(cast, case) -> case``.
+    steps: tuple = ()
+
+
+def _dispute_compliance(cast, case):
+    return services.case_dispute_compliance(actor=cast.consumer, case_id=case.pk, reason="Nothing arrived.")
 
 
 #: Pairs of moves that exclude each other: after either one, the other is no longer allowed.
@@ -146,11 +152,28 @@ RACES = [
         Move("operator", "close", {"reason": "Performed."}, "closed"),
         id="confirm_compliance-vs-close",
     ),
+    # One dispute at a time: the second waits for the operator's decision of the first.
+    Race(
+        "compliance",
+        Move("consumer", "dispute_compliance", {"reason": "Nothing arrived."}, "compliance"),
+        Move("consumer", "dispute_compliance", {"reason": "The parcel was empty."}, "compliance"),
+        id="dispute_compliance-twice",
+    ),
     Race(
         "compliance",
         Move("consumer", "confirm_compliance", {}, "closed"),
-        Move("consumer", "dispute_compliance", {"reason": "Nothing arrived."}, "settled"),
-        id="confirm-vs-dispute_compliance",
+        Move(
+            "operator", "decide_compliance", {"upheld": True, "reason": "The carrier has no record."}, "non_compliant"
+        ),
+        steps=(_dispute_compliance,),
+        id="confirm-vs-decide_compliance",
+    ),
+    Race(
+        "compliance",
+        Move("operator", "decide_compliance", {"upheld": True, "reason": "Not delivered."}, "non_compliant"),
+        Move("operator", "decide_compliance", {"upheld": False, "reason": "Delivered."}, "closed"),
+        steps=(_dispute_compliance,),
+        id="decide_compliance-twice",
     ),
 ]
 
@@ -171,6 +194,8 @@ def test_conflicting_actions_exactly_one_wins(race):
     users = Users()
     for _round in range(ROUNDS):
         case = case_in(race.start, users.cast, merchant_offer=race.merchant_offer)
+        for step in race.steps:
+            case = step(users.cast, case)
         assert case.status == race.start
         events_before = case.events.count()
         moves = (race.a, race.b)

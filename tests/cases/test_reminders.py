@@ -49,7 +49,7 @@ def test_a_due_reminder_is_sent_once_to_the_merchant_only(cast):
     with time_machine.travel(reminder.send_at - dt.timedelta(minutes=1), tick=False):
         assert reminder_sweep() == 0
     with time_machine.travel(reminder.send_at + dt.timedelta(minutes=1), tick=False):
-        assert sweep_all() == {"reminders": 1, "session_reminders": 0, "deadlines": 0}
+        assert sweep_all() == {"reminders": 1, "session_reminders": 0, "deadlines": 0, "payments": 0}
         assert reminder_sweep() == 0
     event = case.events.get(type="reminder")
     assert event.payload["party"] == "merchant" and event.payload["kind"] == "merchant_response"
@@ -71,3 +71,20 @@ def test_reminders_of_a_met_deadline_are_cancelled(cast):
     services.case_respond(actor=cast.merchant, case_id=case.pk, position="contest", statement="No.")
     deadline = Deadline.objects.get(case=case, kind="merchant_response")
     assert set(deadline.reminders.values_list("status", flat=True)) == {"cancelled"}
+
+
+def test_the_consumer_is_reminded_to_answer_a_reported_performance_until_they_dispute_it(cast):
+    case = case_in("settled", cast)
+    services.case_report_compliance(actor=cast.merchant, case_id=case.pk, reference="SEPA-1", kind="refund")
+    deadline = Deadline.objects.get(case=case, kind="compliance_confirmation", status="running")
+    reminders = list(Reminder.objects.filter(deadline=deadline))
+    assert {r.lead for r in reminders} == {"3_business_days", "1_day"}
+    assert {r.party for r in reminders} == {"consumer"}
+    # 23:59:59 in Madrid is in the night: both at 08:00 the next morning, the consumer's time.
+    assert {r.send_at.astimezone(MADRID).time() for r in reminders} == {dt.time(8, 0)}
+
+    services.case_dispute_compliance(actor=cast.consumer, case_id=case.pk, reason="Nothing arrived.")
+
+    assert set(deadline.reminders.values_list("status", flat=True)) == {"cancelled"}
+    with time_machine.travel(deadline.due_at + dt.timedelta(days=1), tick=False):
+        assert reminder_sweep() == 0

@@ -56,13 +56,15 @@ SOURCES = {
     "assign_arbitrator": {"arbitration"},
     "challenge_neutral": {"mediation", "arbitration"},
     "issue_award": {"arbitration"},
-    "report_compliance": {"settled", "awarded"},
+    "report_compliance": {"settled", "awarded", "non_compliant"},
     "confirm_compliance": {"compliance"},
     "dispute_compliance": {"compliance"},
     "reject": {"filed", "jurisdiction"},
-    "close": {"settled", "awarded", "compliance", "defaulted"},
+    "close": {"settled", "awarded", "compliance", "defaulted", "non_compliant"},
     "disclose": {"mediation", "arbitration"},
     "decide_challenge": {"mediation", "arbitration"},
+    "decide_compliance": {"compliance"},
+    "declare_non_compliance": {"settled", "awarded"},
 }
 
 #: For each action, one member of the cast whose role permits it (used for the wrong-state 409s).
@@ -89,6 +91,8 @@ PERMITTED = {
     # The case's current neutral: the mediator in mediation (the arbitrator in arbitration).
     "disclose": "mediator",
     "decide_challenge": "operator",
+    "decide_compliance": "operator",
+    "declare_non_compliance": "operator",
 }
 
 
@@ -124,6 +128,8 @@ VALID_BODY = {
     "close": {"reason": "Nothing left to do."},
     "disclose": {"statement": "Five years ago I advised a supplier of the merchant; nothing since."},
     "decide_challenge": {"upheld": True, "reason": "Advising the merchant's supplier is too close."},
+    "decide_compliance": {"upheld": True, "reason": "The carrier confirms nothing was delivered."},
+    "declare_non_compliance": {},
 }
 
 
@@ -157,6 +163,16 @@ def _report_compliance(cast, case):
     return services.case_report_compliance(actor=cast.merchant, case_id=case.pk, reference="BANK-9")
 
 
+def _dispute_compliance(cast, case):
+    return services.case_dispute_compliance(actor=cast.consumer, case_id=case.pk, reason="Nothing arrived.")
+
+
+def _decide_compliance(upheld):
+    return lambda cast, case: services.case_decide_compliance(
+        actor=cast.operator, case_id=case.pk, upheld=upheld, reason="Decided on the file."
+    )
+
+
 def _dismiss(cast, case):
     return services.case_issue_award(
         actor=cast.arbitrator, case_id=case.pk, decision="dismissed", amount=None, remedy="refund", reasons="No proof."
@@ -177,6 +193,8 @@ def _decide_challenge(upheld):
 
 #: More days than the parties have to challenge a neutral.
 PAST_THE_WINDOW = settings.ODR_CHALLENGE_DAYS + 1
+#: More days than any settlement or award gives the merchant to comply (14 business days, holidays too).
+PAST_THE_DATE_TO_COMPLY = 45
 
 
 @dataclass(frozen=True)
@@ -217,6 +235,15 @@ SCENARIOS.update(
         "arbitration:after-default": Scenario("arbitration", "defaulted", (_escalate, _assign_arbitrator)),
         "compliance:award": Scenario("compliance", "awarded", (_report_compliance,)),
         "closed:dismissed": Scenario("closed", "arbitration", (_dismiss,)),
+        # Compliance: the date to comply passed unperformed; the consumer disputes the reported performance.
+        "settled:overdue": Scenario("settled", "settled", days_ago=PAST_THE_DATE_TO_COMPLY),
+        "settled:offer-overdue": Scenario("settled", "settled", merchant_offer=True, days_ago=PAST_THE_DATE_TO_COMPLY),
+        "awarded:overdue": Scenario("awarded", "awarded", days_ago=PAST_THE_DATE_TO_COMPLY),
+        "compliance:disputed": Scenario("compliance", "compliance", (_dispute_compliance,)),
+        "compliance:award-disputed": Scenario("compliance", "awarded", (_report_compliance, _dispute_compliance)),
+        "non_compliant:award": Scenario(
+            "non_compliant", "awarded", (_report_compliance, _dispute_compliance, _decide_compliance(upheld=True))
+        ),
         # The neutrals' appointments (factories assign the cast's neutrals, which opens the windows).
         "mediation:challenged": Scenario("mediation", "mediation", (_challenge("consumer"),)),
         "arbitration:challenged": Scenario("arbitration", "arbitration", (_challenge("merchant"),)),
@@ -353,10 +380,15 @@ class Who:
 
 
 SET = object()  #: an expected value: present and not null
+ABSENT = object()  #: an expected value: the key is not there at all
 
 
 def assert_expected(data, expected: dict, people, what):
     for path, value in expected.items():
+        if value is ABSENT:
+            parent, _dot, key = path.rpartition(".")
+            assert key not in (dig(data, parent) if parent else data), (what, path)
+            continue
         actual = dig(data, path)
         if value is SET:
             assert actual is not None, (what, path)
@@ -716,7 +748,7 @@ TRANSITIONS = [
         "arbitrator",
         "closed",
         body={"decision": "dismissed", "remedy": "refund", "reasons": "Delivery was proven."},
-        case={"outcome.kind": "award", "outcome.decision": "dismissed", "outcome.amount": None, "closed_at": SET},
+        case={"outcome.kind": "award", "outcome.decision": "dismissed", "outcome.amount": ABSENT, "closed_at": SET},
         id="arbitration-issue_award-dismissed-closed",
     ),
     T(
@@ -726,32 +758,96 @@ TRANSITIONS = [
         "awarded",
         case={"outcome.decision": "granted"},
     ),
+    # report_compliance: to compliance, from a due outcome or a late one (not complied with)
     *(
-        T(state, "report_compliance", "merchant", "compliance", case={"outcome.performance_reference": "REFUND-77"})
-        for state in ("settled", "awarded")
+        T(
+            scenario,
+            "report_compliance",
+            "merchant",
+            "compliance",
+            case={
+                "outcome.performance_reference": "REFUND-77",
+                "outcome.performance.reference": "REFUND-77",
+                "outcome.performance.kind": "other",
+                "outcome.compliance": "reported",
+            },
+            event={"reference": "REFUND-77"},
+        )
+        for scenario in ("settled", "awarded", "non_compliant")
     ),
     T("settled:offer", "report_compliance", "colleague", "compliance"),
-    *(
-        T(scenario, "confirm_compliance", "consumer", "closed", case={"closed_at": SET})
-        for scenario in ("compliance", "compliance:award")
-    ),
-    # dispute_compliance: RETURN_VALUE(settled, awarded)
     T(
+        "non_compliant:award",
+        "report_compliance",
+        "merchant",
         "compliance",
-        "dispute_compliance",
-        "consumer",
-        "settled",
-        case={"outcome.kind": "settlement"},
-        event={"reason": "The refund never arrived."},
-        id="compliance-dispute-of-settlement-back-to-settled",
+        body={"reference": "1Z999AA10123456784", "kind": "shipment", "carrier": "UPS", "note": "Sent late."},
+        case={
+            "outcome.compliance": "reported",
+            "outcome.performance.kind": "shipment",
+            "outcome.performance.carrier": "UPS",
+            "outcome.non_compliant_at": SET,
+            "outcome.compliance_dispute": ABSENT,  # the earlier dispute was decided
+        },
+        id="non_compliant-award-report_compliance-shipment-late",
+    ),
+    # confirm_compliance: closes, also while the consumer's own dispute waits for the operator
+    *(
+        T(
+            scenario,
+            "confirm_compliance",
+            "consumer",
+            "closed",
+            case={"closed_at": SET, "outcome.compliance": "confirmed", "outcome.confirmed_by": "consumer"},
+        )
+        for scenario in ("compliance", "compliance:award", "compliance:disputed")
+    ),
+    # dispute_compliance: stays in compliance, the dispute waits for the operator
+    *(
+        T(
+            scenario,
+            "dispute_compliance",
+            "consumer",
+            "compliance",
+            case={"outcome.kind": kind, "outcome.compliance": "disputed"},
+            event={"reason": "The refund never arrived."},
+        )
+        for scenario, kind in (("compliance", "settlement"), ("compliance:award", "award"))
+    ),
+    # decide_compliance: RETURN_VALUE(non_compliant, closed)
+    *(
+        T(
+            scenario,
+            "decide_compliance",
+            "operator",
+            "non_compliant",
+            case={"outcome.compliance": "non_compliant", "outcome.non_compliant_at": SET, "closed_at": None},
+            event={"upheld": True, "reason": VALID_BODY["decide_compliance"]["reason"]},
+            id=f"{scenario}-decide_compliance-upheld-non_compliant",
+        )
+        for scenario in ("compliance:disputed", "compliance:award-disputed")
     ),
     T(
-        "compliance:award",
-        "dispute_compliance",
-        "consumer",
-        "awarded",
-        case={"outcome.kind": "award"},
-        id="compliance-dispute-of-award-back-to-awarded",
+        "compliance:disputed",
+        "decide_compliance",
+        "operator",
+        "closed",
+        body={"upheld": False, "reason": "The bank statement shows the refund."},
+        case={"outcome.compliance": "confirmed", "outcome.confirmed_by": "operator", "closed_at": SET},
+        event={"upheld": False, "reason": "The bank statement shows the refund."},
+        id="compliance-disputed-decide_compliance-dismissed-closed",
+    ),
+    # declare_non_compliance: once the date to comply has passed
+    *(
+        T(
+            scenario,
+            "declare_non_compliance",
+            "operator",
+            "non_compliant",
+            case={"outcome.compliance": "non_compliant", "outcome.non_compliant_at": SET, "closed_at": None},
+            event={"comply_by": SET},
+        )
+        for scenario in ("settled:overdue", "settled:offer-overdue", "awarded:overdue")
     ),
     *(
         T(
@@ -766,7 +862,7 @@ TRANSITIONS = [
     ),
     *(
         T(state, "close", "operator", "closed", case={"closed_at": SET})
-        for state in ("settled", "awarded", "compliance", "defaulted")
+        for state in ("settled", "awarded", "compliance", "defaulted", "non_compliant")
     ),
 ]
 
@@ -826,8 +922,8 @@ def test_every_transition_of_the_machine_is_exercised():
         ("accept_jurisdiction", "negotiation"),
         ("issue_award", "awarded"),
         ("issue_award", "closed"),
-        ("dispute_compliance", "settled"),
-        ("dispute_compliance", "awarded"),
+        ("decide_compliance", "non_compliant"),
+        ("decide_compliance", "closed"),
     } <= targets
 
 
@@ -849,6 +945,13 @@ def test_assigned_arbitrator_can_then_decide(as_, cast, people):
 
 
 # --- 2. forbidden actions ---------------------------------------------------------------------
+#: The scenarios whose case has the cast's arbitrator (and mediator) on it: it went through arbitration.
+ARBITRATED = {
+    "arbitration", "awarded", "compliance:award", "closed:dismissed", "awarded:overdue",
+    "compliance:award-disputed", "non_compliant:award",
+}  # fmt: skip
+
+
 def _sees(role, scenario) -> bool:
     """Whether ``role`` of the cast can see a case of ``scenario`` (drafts: only the consumer; a
     neutral only once assigned)."""
@@ -858,9 +961,9 @@ def _sees(role, scenario) -> bool:
     if state == "draft":
         return False
     if role == "arbitrator":
-        return scenario in ("awarded", "compliance:award", "closed:dismissed", "arbitration")
+        return scenario in ARBITRATED
     if role == "mediator":
-        return scenario in ("mediation", "arbitration", "awarded", "compliance:award", "closed:dismissed")
+        return scenario in ARBITRATED | {"mediation"}
     return True
 
 
@@ -922,15 +1025,22 @@ FORBIDDEN = [
     ("arbitration", "challenge_neutral", ("operator", "mediator", "arbitrator")),
     ("arbitration", "issue_award", ("consumer", "merchant", "operator", "mediator")),
     ("settled", "report_compliance", ("consumer", "operator")),
+    ("non_compliant", "report_compliance", ("consumer", "operator")),
     ("compliance", "confirm_compliance", ("merchant", "colleague", "operator")),
+    ("compliance:disputed", "confirm_compliance", ("merchant", "colleague", "operator")),
     ("compliance", "dispute_compliance", ("merchant", "operator")),
     ("filed", "reject", ("consumer", "merchant")),
     ("settled", "close", ("consumer", "merchant")),
+    ("non_compliant", "close", ("consumer", "merchant", "colleague")),
     ("mediation", "disclose", ("consumer", "merchant", "colleague", "operator")),
     # The mediator, still on the case, is no longer its current neutral.
     ("arbitration", "disclose", ("consumer", "merchant", "colleague", "operator", "mediator")),
     ("mediation:challenged", "decide_challenge", ("consumer", "merchant", "colleague", "mediator")),
     ("arbitration:challenged", "decide_challenge", ("consumer", "merchant", "mediator", "arbitrator")),
+    ("compliance:disputed", "decide_compliance", ("consumer", "merchant", "colleague")),
+    ("compliance:award-disputed", "decide_compliance", ("consumer", "merchant", "mediator", "arbitrator")),
+    ("settled:overdue", "declare_non_compliance", ("consumer", "merchant", "colleague")),
+    ("awarded:overdue", "declare_non_compliance", ("consumer", "merchant", "colleague", "mediator", "arbitrator")),
 ]
 
 
@@ -960,6 +1070,10 @@ def _scenario_allowing(action) -> str:
         return "negotiation:offer"  # where the consumer could accept
     if action == "decide_challenge":
         return "mediation:challenged"  # where the operator could decide
+    if action == "decide_compliance":
+        return "compliance:disputed"
+    if action == "declare_non_compliance":
+        return "awarded:overdue"
     return next(state for state in ALL_STATES if state in SOURCES[action])
 
 
@@ -1042,6 +1156,18 @@ PER_USER_CONFLICTS = [
     ("mediation:challenge-dismissed", "decide_challenge", "operator"),
     ("mediation:challenge-upheld", "decide_challenge", "operator"),
     ("mediation:window-passed", "decide_challenge", "operator"),
+    # The award waits for the operator's decision on a challenge against the arbitrator.
+    ("arbitration:challenged", "issue_award", "arbitrator"),
+    # The date to comply has not passed yet.
+    ("settled", "declare_non_compliance", "operator"),
+    ("settled:offer", "declare_non_compliance", "operator"),
+    ("awarded", "declare_non_compliance", "operator"),
+    # No dispute of the reported performance waiting for a decision.
+    ("compliance", "decide_compliance", "operator"),
+    ("compliance:award", "decide_compliance", "operator"),
+    # One dispute at a time: the operator decides it first.
+    ("compliance:disputed", "dispute_compliance", "consumer"),
+    ("compliance:award-disputed", "dispute_compliance", "consumer"),
 ]
 
 
@@ -1122,7 +1248,37 @@ INVALID = [
     V("jurisdiction", "contest_jurisdiction", "consumer", {}, "reason", "contest-without-reason"),
     V("mediation", "challenge_neutral", "merchant", {}, "reason", "challenge-without-reason"),
     V("compliance", "dispute_compliance", "consumer", {"reason": ""}, "reason", "dispute-empty-reason"),
+    V("compliance", "dispute_compliance", "consumer", {}, "reason", "dispute-without-reason"),
     V("settled", "report_compliance", "merchant", {}, "reference", "report-without-reference"),
+    V("non_compliant", "report_compliance", "merchant", {"reference": ""}, "reference", "report-empty-reference"),
+    V("settled", "report_compliance", "merchant", {"reference": "x" * 201}, "reference", "report-reference-too-long"),
+    V("awarded", "report_compliance", "merchant", {"reference": "R-1", "kind": "cash"}, "kind", "report-bad-kind"),
+    V(
+        "settled",
+        "report_compliance",
+        "merchant",
+        {"reference": "R-1", "kind": "shipment", "carrier": "x" * 101},
+        "carrier",
+        "report-carrier-too-long",
+    ),
+    V("compliance:disputed", "decide_compliance", "operator", {"reason": "x"}, "upheld", "compliance-without-upheld"),
+    V(
+        "compliance:disputed",
+        "decide_compliance",
+        "operator",
+        {"upheld": "perhaps", "reason": "x"},
+        "upheld",
+        "compliance-upheld-not-a-boolean",
+    ),
+    V("compliance:disputed", "decide_compliance", "operator", {"upheld": True}, "reason", "compliance-without-reason"),
+    V(
+        "compliance:award-disputed",
+        "decide_compliance",
+        "operator",
+        {"upheld": False, "reason": ""},
+        "reason",
+        "compliance-empty-reason",
+    ),
     V("mediation", "assign_mediator", "operator", lambda p: {"user": p["consumer"].pk}, "user", "mediator-a-consumer"),
     V(
         "mediation",
@@ -1152,6 +1308,14 @@ INVALID = [
         "arbitrator-a-merchant",
     ),
     V("arbitration", "issue_award", "arbitrator", award(), "amount", "award-granted-without-amount"),
+    V(
+        "arbitration",
+        "issue_award",
+        "arbitrator",
+        award(amount=money("89.90", "USD")),
+        "amount.currency",
+        "award-not-in-the-claims-currency",
+    ),
     V("arbitration", "issue_award", "arbitrator", award(decision="partly_granted"), "amount", "award-partly-no-amount"),
     V("arbitration", "issue_award", "arbitrator", award(amount=None), "amount", "award-granted-null-amount"),
     V(
@@ -1475,7 +1639,13 @@ def test_an_upheld_challenge_asks_the_roster_for_another_neutral(as_, cast, peop
     decided, appointed = read_events(as_("consumer"), case.pk)[len(events_before) :]
     assert (decided["type"], decided["payload"]["upheld"]) == ("decide_challenge", True)
     assert (appointed["type"], appointed["actor"], appointed["actor_role"]) == (f"assign_{neutral}", None, "system")
-    assert appointed["payload"] == {"from": stage, "to": stage, neutral: people[other].pk, "automatic": True}
+    assert appointed["payload"] == {
+        "from": stage,
+        "to": stage,
+        neutral: people[other].pk,
+        "previous": None,
+        "automatic": True,
+    }
     assert_error(as_(neutral).get(case_url(case.pk)), 404, "not_found")
     assert "disclose" in read_case(as_(other), case.pk)["allowed_actions"]
     assert challenge_open(as_, case, "consumer")  # the new appointment's own window
@@ -1497,6 +1667,7 @@ def test_requesting_mediation_appoints_a_mediator_from_the_roster(as_, cast, peo
         "from": "mediation",
         "to": "mediation",
         "mediator": people["other_mediator"].pk,
+        "previous": None,
         "automatic": True,
     }
     assert "disclose" in read_case(as_("other_mediator"), case.pk)["allowed_actions"]
@@ -1521,6 +1692,7 @@ def test_escalating_appoints_an_arbitrator_from_the_roster(as_, cast, people):
         "from": "arbitration",
         "to": "arbitration",
         "arbitrator": people["arbitrator"].pk,
+        "previous": None,
         "automatic": True,
     }
     assert {"issue_award", "disclose"} <= set(read_case(as_("arbitrator"), case.pk)["allowed_actions"])

@@ -60,6 +60,8 @@ DEMO_CASES = [
      "Smart watch", "Paid in full; no shipment and no answer to four messages."),
     ("consumer.gb@demo.odr", "merchant.de@demo.odr", "rejected", "data_privacy", "compensation", "10.00", "GBP",
      "Newsletter", "The shop keeps e-mailing me after I unsubscribed."),
+    ("consumer@demo.odr", "merchant.us@demo.odr", "non_compliant", "non_delivery", "refund", "64.00", "USD",
+     "Trail shoes", "The shop agreed to refund me in full and then never paid."),
     ("consumer@demo.odr", "merchant.jp@demo.odr", "draft", "defective", "repair", "5000", "JPY",
      "Ceramic bowl", "Cracked on arrival; photos attached later."),
 ]  # fmt: skip
@@ -98,6 +100,15 @@ class Command(BaseCommand):
         if fresh:
             for number, row in enumerate(DEMO_CASES, start=1):
                 self._case(users, number, *row)
+            # The merchant that did not pay is warned, and shows on the public compliance register.
+            from oversight.services import sanction_apply
+
+            sanction_apply(
+                actor=users["operator@demo.odr"],
+                merchant_id=users["merchant.us@demo.odr"].organisation_id,
+                level=None,
+                reason="Did not pay a refund it had agreed to, by the date set.",
+            )
 
     def _case(self, users, number, consumer, merchant, state, category, remedy, amount, currency, product, text):
         consumer, merchant = users[consumer], users[merchant]
@@ -134,6 +145,12 @@ class Command(BaseCommand):
             drive(case, state, people, merchant_offer=state == "negotiation", offer=offer)
             if state == "mediation":
                 self._mediation_demo(case, people)
+            if state == "arbitration":
+                from arbitration.services import submission_file
+
+                submission_file(
+                    actor=consumer, case_id=case.pk, statement="退货已于10月签收，附物流记录。", evidence_ids=[]
+                )
 
     def _mediation_demo(self, case, people):
         """A mediation in progress: a disclosure, a session tomorrow and a few words in each room."""

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("merchants/", views.merchant_list, name="oversight-merchants"),
+    path("merchants/<int:merchant_id>/", views.merchant_record, name="oversight-merchant"),
+    path("merchants/<int:merchant_id>/sanctions/", views.sanction_apply, name="oversight-sanction-apply"),
+    path(
+        "merchants/<int:merchant_id>/sanctions/<int:sanction_id>/lift/",
+        views.sanction_lift,
+        name="oversight-sanction-lift",
+    ),
+]
