@@ -4,7 +4,6 @@ calls the same service as the API and comes back to the case page with a message
 
 import datetime as dt
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -15,7 +14,7 @@ from cases.models import Payment, Remedy, Status
 from cases.money import MoneyError, parse_money
 from cases.services import compliance
 from cases.web import act_and_return, case_or_404
-from odr.errors import NotFound, ValidationFailed
+from odr.errors import Conflict, NotFound, ValidationFailed
 
 from . import policies, services
 from .api.views import CorrectionInput, SubmissionInput, pdf_response
@@ -131,15 +130,10 @@ def award_pdf(request, case_id, number, language):
 def payment_start(request, case_id, kind):
     if kind not in (Payment.Kind.REFUND, Payment.Kind.ESCROW_HOLD):
         raise Http404
-    done = {}
 
     def call():
-        done["payment"] = compliance.payment_start(actor=request.user, case_id=case_id, kind=kind)
+        payment = compliance.payment_start(actor=request.user, case_id=case_id, kind=kind)
+        if payment.status == Payment.Status.DECLINED:  # recorded; the page says why instead of "sent"
+            raise Conflict(_("The payment provider declined the payment: %(why)s") % {"why": payment.message})
 
-    response = act_and_return(
-        request, case_id, "h-compliance", call, _("The payment was sent to the payment provider.")
-    )
-    payment = done.get("payment")
-    if payment is not None and payment.status == Payment.Status.DECLINED:
-        messages.error(request, _("The payment provider declined the payment: %(why)s") % {"why": payment.message})
-    return response
+    return act_and_return(request, case_id, "h-compliance", call, _("The payment was sent to the payment provider."))

@@ -403,7 +403,7 @@ class Case(ConcurrentTransitionMixin, models.Model):
         self.outcome = {
             **self.outcome,
             "compliance": ComplianceStatus.DISPUTED,
-            "compliance_dispute": {"reason": reason, "at": at.isoformat()},
+            "compliance_dispute": {"reason": reason, "at": at.isoformat().replace("+00:00", "Z")},
         }
 
     @transition(
@@ -418,7 +418,7 @@ class Case(ConcurrentTransitionMixin, models.Model):
             self.outcome = {
                 **self.outcome,
                 "compliance": ComplianceStatus.NON_COMPLIANT,
-                "non_compliant_at": at.isoformat(),
+                "non_compliant_at": at.isoformat().replace("+00:00", "Z"),
             }
             return S.NON_COMPLIANT
         self.outcome = {**self.outcome, "compliance": ComplianceStatus.CONFIRMED, "confirmed_by": "operator"}

@@ -20,7 +20,7 @@ from odr.errors import Conflict, Forbidden, ServiceUnavailable
 
 from .. import selectors
 from ..deadlines import deadline_cancel
-from ..events import event_append
+from ..events import event_append, iso_utc
 from ..models import Case, DeadlineKind, Payment, PerformanceKind, Status
 from ..money import Money
 from ..payments import provider as payment_provider
@@ -101,7 +101,7 @@ def case_declare_non_compliance(*, actor, case_id) -> Case:
             raise Conflict(_("Only an outcome still waiting for performance can become non-compliant."))
 
     def run(case):
-        case.declare_non_compliance(at=timezone.now().isoformat())
+        case.declare_non_compliance(at=iso_utc(timezone.now()))
         return {"comply_by": case.outcome.get("comply_by"), **_escrow_to_consumer(case)}
 
     return _perform(

@@ -23,7 +23,9 @@ def sanction_json(sanction: Sanction) -> dict:
         "merchant": sanction.merchant_id,
         "level": sanction.level,
         "reason": sanction.reason,
-        "cases": [{"id": str(c.pk), "reference": c.reference} for c in sanction.cases.order_by("reference")],
+        "cases": [
+            {"id": str(c.pk), "reference": c.reference} for c in sorted(sanction.cases.all(), key=lambda c: c.reference)
+        ],
         "imposed_at": iso_utc(sanction.imposed_at),
         "active": sanction.active,
         "lifted_at": iso_utc(sanction.lifted_at),
