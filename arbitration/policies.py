@@ -55,9 +55,7 @@ def correction_refusal(user, case, award):
         return Forbidden(_("Only the arbitrator who decided the case corrects the award."))
     if award is None or case.status not in CORRECTABLE_STATES:
         return Conflict(_("There is no issued award to correct."))
-    first = award
-    while first.corrects_id is not None:
-        first = first.corrects
-    if timezone.now() > first.issued_at + dt.timedelta(days=settings.ODR_AWARD_CORRECTION_DAYS):
+    first_issued = award.issued_at if award.number == 1 else case.awards.get(number=1).issued_at
+    if timezone.now() > first_issued + dt.timedelta(days=settings.ODR_AWARD_CORRECTION_DAYS):
         return Conflict(_("The time to correct this award has passed."))
     return None

@@ -119,7 +119,11 @@ def submission_file(*, actor, case_id, statement: str, evidence_ids: list) -> Su
 
 
 def submission_list_for(user, case_id):
-    case = selectors.case_get_for(user, case_id)
+    return submissions_of(selectors.case_get_for(user, case_id))
+
+
+def submissions_of(case: Case) -> list[Submission]:
+    """A case's submissions, for a caller that already checked who may see the case."""
     return list(Submission.objects.filter(case=case).select_related("author").prefetch_related("evidence"))
 
 
@@ -297,8 +301,6 @@ def award_correct(*, actor, case_id, amount: Money | None, remedy: str, reasons:
         summary = _award_summary(award, _documents(award, previous))
         kept = {k: v for k, v in (case.outcome or {}).items() if k not in ("amount", "remedy", "reasons")}
         case.outcome = {**kept, **_outcome(summary), "kind": "award", "corrected": True}
-        if "compliance" in kept:
-            case.outcome["compliance"] = kept["compliance"]
         return {"award": summary, "note": note}
 
     return transition_perform(
@@ -320,10 +322,15 @@ def award_document_for(user, case_id, *, language: str | None = None, number: in
     """The award's PDF in ``language`` (else the user's, else the first one made)."""
     award = award_get_for(user, case_id, number=number)
     documents = list(award.documents.all())
-    wanted = (language or getattr(user, "language", "") or "").lower()
-    for document in documents:
-        if document.language == wanted or document.language.split("-")[0] == wanted.split("-")[0]:
-            return document
-    if language:
+    document = document_in(documents, language or getattr(user, "language", ""))
+    if document is None and language:
         raise NotFound(_("The award has no document in this language."))
-    return documents[0]
+    return document or documents[0]
+
+
+def document_in(documents, language: str | None):
+    """The document in ``language`` ("zh" finds "zh-hans"), or None."""
+    wanted = (language or "").lower()
+    return next(
+        (d for d in documents if d.language == wanted or d.language.split("-")[0] == wanted.split("-")[0]), None
+    )

@@ -33,7 +33,7 @@ def page_context(request, case) -> dict:
         "awards": list(reversed(awards)),
         "award": latest,
         "arbitration_visible": in_arbitration,
-        "submissions": services.submission_list_for(user, case.pk) if in_arbitration else [],
+        "submissions": services.submissions_of(case) if in_arbitration else [],
         "timetable": services.timetable_for(case) if case.status == Status.ARBITRATION else None,
         "can_submit": policies.submission_refusal(user, case) is None,
         "can_set_timetable": case.status == Status.ARBITRATION and policies.timetable_refusal(user, case) is None,

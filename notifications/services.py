@@ -55,6 +55,13 @@ def _party_users(case, party: str) -> set[User]:
     return set()
 
 
+def _for_operators_and_arbitrator(event) -> bool:
+    """An alert about the arbitrator's lateness: the award_overdue event and its clock's deadline_fired."""
+    return event.type in OPERATORS_AND_ARBITRATOR_EVENTS or (
+        event.type == "deadline_fired" and (event.payload or {}).get("kind") == "award"
+    )
+
+
 def _recipients(case, event) -> list[User]:
     if event.type == "reminder":
         # A reminder goes to whoever must act, not to everyone on the case.
@@ -63,8 +70,7 @@ def _recipients(case, event) -> list[User]:
         return sorted(User.objects.filter(role=Role.OPERATOR, is_active=True), key=lambda u: u.pk)
     if event.type in MERCHANT_ONLY_EVENTS:
         return sorted(_party_users(case, "merchant"), key=lambda u: u.pk)
-    overdue_award = event.type == "deadline_fired" and (event.payload or {}).get("kind") == "award"
-    if event.type in OPERATORS_AND_ARBITRATOR_EVENTS or overdue_award:
+    if _for_operators_and_arbitrator(event):
         people = set(User.objects.filter(role=Role.OPERATOR, is_active=True)) | _party_users(case, "arbitrator")
         return sorted((p for p in people if p.is_active), key=lambda u: u.pk)
     people = {case.consumer}
@@ -92,9 +98,7 @@ def notify_case_event(*, case, event) -> list[Notification]:
         transaction.on_commit(lambda n=notification: _push(n))
         if user.email:
             deliveries.append(Delivery(channel=Channel.EMAIL, notification=notification, event=event))
-    private = event.type in OPERATORS_ONLY_EVENTS | OPERATORS_AND_ARBITRATOR_EVENTS or (
-        event.type == "deadline_fired" and (event.payload or {}).get("kind") == "award"
-    )
+    private = event.type in OPERATORS_ONLY_EVENTS or _for_operators_and_arbitrator(event)
     for endpoint in WebhookEndpoint.objects.filter(organisation_id=case.merchant_id, active=True):
         if private:  # not the merchant's business: the operators' alerts
             break

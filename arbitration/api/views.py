@@ -77,9 +77,7 @@ class SubmissionsApi(APIView):
 # --- the award ----------------------------------------------------------------------------------
 def award_json(award, user) -> dict:
     documents = list(award.documents.all())
-    mine = next(
-        (d for d in documents if d.language == getattr(user, "language", "")), documents[0] if documents else None
-    )
+    mine = services.document_in(documents, getattr(user, "language", "")) or (documents[0] if documents else None)
     return {
         "number": award.number,
         "corrects": award.corrects.number if award.corrects_id else None,
