@@ -12,6 +12,8 @@ import zoneinfo
 from django.db import transaction
 from django.utils import timezone
 
+from oversight import summaries
+
 from .calendars import business_days_before, deadline_after, quiet_hours_shift
 from .events import event_append
 from .models import Case, Deadline, DeadlineKind, DeadlineStatus, JurisdictionStatus, Reminder, StageDuration, Status
@@ -207,6 +209,7 @@ def _fire(deadline: Deadline, now: dt.datetime) -> None:
     deadline.closed_at = now
     deadline.save(update_fields=["status", "closed_at"])
     deadline.reminders.filter(status="pending").update(status="cancelled")
+    summaries.breach_count(deadline)
     event_append(
         case=locked,
         type="deadline_fired",

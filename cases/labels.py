@@ -29,6 +29,7 @@ ACTION_LABELS = {
 }
 
 EVENT_LABELS = {
+    "risk_alert": _("Risk alert"),
     "created": _("Complaint written"),
     "submit": _("Complaint filed"),
     "withdraw": _("Complaint withdrawn"),

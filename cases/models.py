@@ -42,6 +42,10 @@ TERMINAL_STATES = (S.CLOSED, S.WITHDRAWN, S.REJECTED)
 OPEN_STATES = (S.FILED, S.JURISDICTION, S.NEGOTIATION, S.MEDIATION, S.ARBITRATION, S.DEFAULTED)
 
 
+def _whole(delta: dt.timedelta, unit_seconds: int) -> int:
+    return max(0, int(delta.total_seconds() // unit_seconds))
+
+
 class Category(models.TextChoices):
     NON_DELIVERY = "non_delivery", _("Goods or service not delivered")
     NOT_AS_DESCRIBED = "not_as_described", _("Not as described")
@@ -152,9 +156,26 @@ class Case(ConcurrentTransitionMixin, models.Model):
     filed_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 
+    #: Facts for the statistics (``oversight.summaries``), stamped by ``stats_stamp`` as the case moves
+    #: and never changed after: when the merchant answered, whether it let the deadline pass, when, at
+    #: which stage and how the dispute ended, and those durations in whole hours or days from filing.
+    responded_at = models.DateTimeField(null=True, blank=True, editable=False)
+    response_hours = models.IntegerField(null=True, blank=True, editable=False)
+    defaulted = models.BooleanField(default=False, editable=False)
+    resolved_at = models.DateTimeField(null=True, blank=True, editable=False)
+    resolved_in = models.CharField(max_length=16, blank=True, editable=False)
+    resolution = models.CharField(max_length=16, blank=True, editable=False)
+    resolution_days = models.IntegerField(null=True, blank=True, editable=False)
+    close_days = models.IntegerField(null=True, blank=True, editable=False)
+
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
+            # The statistics when a filter leaves the summaries (durations by country pair or category)
+            # and the risk alerts' look-back windows.
+            models.Index(fields=["filed_at"], name="case_filed"),
+            models.Index(fields=["consumer_country", "merchant_country", "filed_at"], name="case_pair_filed"),
+            models.Index(fields=["category", "filed_at"], name="case_category_filed"),
             models.Index(fields=["consumer", "-created_at"]),
             models.Index(fields=["merchant", "-created_at"]),
             models.Index(fields=["mediator", "-created_at"]),
@@ -190,6 +211,33 @@ class Case(ConcurrentTransitionMixin, models.Model):
 
     def compliance_disputed(self) -> bool:
         return (self.outcome or {}).get("compliance") == ComplianceStatus.DISPUTED
+
+    def stats_stamp(self, *, previous: str, at: dt.datetime) -> None:
+        """Record the statistics' facts of the move from ``previous`` to the current status (no I/O)."""
+        if self.filed_at is None:
+            return
+        if previous == S.FILED and self.response_position and self.responded_at is None:
+            self.responded_at = at
+            self.response_hours = _whole(at - self.filed_at, 3600)
+        if self.status == S.DEFAULTED:
+            self.defaulted = True
+        if not self.resolution and previous in OPEN_STATES and self.status not in OPEN_STATES:
+            self.resolved_at = at
+            self.resolved_in = previous
+            self.resolution = self._resolution()
+            self.resolution_days = _whole(at - self.filed_at, 86400)
+        if self.status in TERMINAL_STATES and self.closed_at is not None and self.close_days is None:
+            self.close_days = _whole(self.closed_at - self.filed_at, 86400)
+
+    def _resolution(self) -> str:
+        outcome = self.outcome or {}
+        if outcome.get("kind") == "award":
+            return "dismissed" if outcome.get("decision") == "dismissed" else "awarded"
+        if outcome.get("kind") == "settlement":
+            return "settled"
+        if self.status in (S.WITHDRAWN, S.REJECTED):
+            return self.status
+        return "closed"
 
     def comply_by(self):
         """When the settlement or award must be carried out (UTC), or None."""

@@ -15,8 +15,16 @@ class Notification(models.Model):
     """Something on a case that concerns ``user``; shown in the app until read."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
-    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="notifications")
-    event = models.ForeignKey("cases.CaseEvent", on_delete=models.PROTECT, related_name="notifications")
+    #: A case event's notice has its case and event; an operator's risk alert has its alert instead.
+    case = models.ForeignKey(
+        "cases.Case", null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
+    event = models.ForeignKey(
+        "cases.CaseEvent", null=True, blank=True, on_delete=models.PROTECT, related_name="notifications"
+    )
+    alert = models.ForeignKey(
+        "oversight.RiskAlert", null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
     type = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
@@ -27,7 +35,7 @@ class Notification(models.Model):
         constraints = [models.UniqueConstraint(fields=["user", "event"], name="notification_once_per_event")]
 
     def __str__(self):
-        return f"{self.user_id}: {self.type} on {self.case_id}"
+        return f"{self.user_id}: {self.type} on {self.case_id or self.alert_id}"
 
 
 class WebhookEndpoint(models.Model):

@@ -110,6 +110,24 @@ def notify_case_event(*, case, event) -> list[Notification]:
     return made
 
 
+def subject_of(notification: Notification) -> dict | None:
+    """What a notice is about, for the API and the live push: its case, or None for an operator's alert."""
+    if notification.case_id is None:
+        return None
+    return {"id": str(notification.case_id), "reference": notification.case.reference}
+
+
+def notify_operators_alert(*, alert, operators) -> list[Notification]:
+    """Tell the operators of a new risk alert: a notice in the app and on their open pages (call inside the
+    transaction that saved the alert; pushed on commit)."""
+    made = []
+    for user in operators:
+        notification = Notification.objects.create(user=user, alert=alert, type="risk_alert")
+        made.append(notification)
+        transaction.on_commit(lambda n=notification: _push(n))
+    return made
+
+
 def _push(notification: Notification) -> None:
     """Send the notification to the user's open pages over the channel layer (best effort: the row is
     the record; a page that was closed lists it on its next load)."""
@@ -123,7 +141,7 @@ def _push(notification: Notification) -> None:
         "type": "notification",
         "id": notification.pk,
         "title": title,
-        "case": {"id": str(notification.case_id), "reference": notification.case.reference},
+        "case": subject_of(notification),
         "created_at": notification.created_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
     }
     try:

@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from odr.errors import NotFound
@@ -24,4 +25,6 @@ def notification_open(request, notification_id):
         notification = services.notification_mark_read(user=request.user, notification_id=notification_id)
     except NotFound:
         raise Http404 from None
+    if notification.alert_id is not None:
+        return redirect(f"{reverse('oversight-dashboard')}#alert-{notification.alert_id}")
     return redirect("case-detail", case_id=notification.case_id)

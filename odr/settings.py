@@ -165,6 +165,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.retry_sweep",
         "schedule": float(os.environ.get("ODR_SWEEP_SECONDS", "30")),
     },
+    "risk-scan": {"task": "oversight.risk_scan", "schedule": float(os.environ.get("ODR_RISK_SCAN_SECONDS", "3600"))},
 }
 #: Pages open a websocket for live notices (the bell); off only where no ASGI server runs.
 ODR_LIVE_UPDATES = env_bool("ODR_LIVE_UPDATES", True)
@@ -330,6 +331,11 @@ ODR_AWARD_CORRECTION_DAYS = int(os.environ.get("ODR_AWARD_CORRECTION_DAYS", "30"
 ODR_TIMETABLE_MAX_DAYS = int(os.environ.get("ODR_TIMETABLE_MAX_DAYS", "60"))  # furthest submissions date
 ODR_PAYMENT_PROVIDER = os.environ.get("ODR_PAYMENT_PROVIDER", "cases.payments.sandbox.SandboxProvider")
 ODR_PAYMENT_SANDBOX_LIMIT = os.environ.get("ODR_PAYMENT_SANDBOX_LIMIT", "10000")  # the sandbox declines above
+# Risk alerts (oversight.risk documents the tests): how often the scan runs, and its thresholds.
+ODR_RISK_SCAN_SECONDS = float(os.environ.get("ODR_RISK_SCAN_SECONDS", "3600"))
+ODR_ALERT_P_VALUE = float(os.environ.get("ODR_ALERT_P_VALUE", "0.001"))
+ODR_ALERT_MIN_Z = float(os.environ.get("ODR_ALERT_MIN_Z", "3.5"))
+ODR_ALERT_MIN_COUNT = int(os.environ.get("ODR_ALERT_MIN_COUNT", "5"))
 
 # --- Logging: requests and errors, never bodies, tokens or passwords ---------------------------
 LOGGING = {

@@ -24,3 +24,11 @@ def can_read_sanctions(user, merchant) -> bool:
 
 def can_oversee(user) -> bool:
     return _operator(user)
+
+
+def alert_refusal(user):
+    return None if _operator(user) else Forbidden(_("Only operators handle risk alerts."))
+
+
+def stats_refusal(user):
+    return None if _operator(user) else Forbidden(_("Only operators see the statistics."))

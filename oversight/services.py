@@ -16,7 +16,7 @@ from cases.models import Case, Status
 from odr.errors import Conflict, NotFound, ValidationFailed, uuids
 
 from . import policies
-from .models import LADDER, Sanction, SanctionLevel
+from .models import LADDER, AlertStatus, RiskAlert, Sanction, SanctionLevel
 from .selectors import register_forget
 
 #: How many of the merchant's non-compliant cases a sanction cites when the operator names none.
@@ -114,3 +114,62 @@ def sanction_lift(*, actor, merchant_id, sanction_id, reason: str) -> Sanction:
             event_append(case=case, type="sanction_lifted", actor=actor, payload=payload)
         transaction.on_commit(register_forget)
     return sanction
+
+
+# --- risk alerts ------------------------------------------------------------------------------------------
+
+
+def _alert_locked(actor, alert_id) -> RiskAlert:
+    _raise(policies.alert_refusal(actor))
+    alert = RiskAlert.objects.select_for_update().filter(pk=alert_id).first()
+    if alert is None:
+        raise NotFound(_("There is no such alert."))
+    if alert.status == AlertStatus.ACTIONED:
+        raise Conflict(_("A sanction was already applied from this alert."))
+    return alert
+
+
+def alert_acknowledge(*, actor, alert_id, note: str = "") -> RiskAlert:
+    """The operator saw the alert and needs no sanction (the note says why); it leaves the open list."""
+    with transaction.atomic():
+        alert = _alert_locked(actor, alert_id)
+        if alert.status == AlertStatus.ACKNOWLEDGED:
+            raise Conflict(_("This alert has already been acknowledged."))
+        alert.status = AlertStatus.ACKNOWLEDGED
+        alert.handled_at = timezone.now()
+        alert.handled_by = actor
+        alert.note = note
+        alert.save(update_fields=["status", "handled_at", "handled_by", "note"])
+    return alert
+
+
+def alert_sanction(*, actor, alert_id, level: str | None, reason: str, case_ids: list | None = None) -> RiskAlert:
+    """Sanction the alert's merchant (the next step on the ladder unless ``level``). The grounds are the
+    cases named, else the merchant's cases filed in the alert's window and its non-compliant ones."""
+    with transaction.atomic():
+        alert = _alert_locked(actor, alert_id)
+        if alert.merchant_id is None:
+            raise Conflict(_("This alert names no merchant: sanction a merchant from its record."))
+        if not case_ids:
+            window = (
+                Case.objects.filter(
+                    merchant_id=alert.merchant_id,
+                    filed_at__gte=alert.window_start,
+                    filed_at__lte=alert.window_end,
+                )
+                .exclude(status=Status.DRAFT)
+                .order_by("-filed_at")
+                .values_list("pk", flat=True)[:DEFAULT_GROUNDS]
+            )
+            non_compliant = non_compliant_cases(alert.merchant_id).values_list("pk", flat=True)[:DEFAULT_GROUNDS]
+            case_ids = list(dict.fromkeys([*window, *non_compliant]))[:DEFAULT_GROUNDS]
+        sanction = sanction_apply(
+            actor=actor, merchant_id=alert.merchant_id, level=level, reason=reason, case_ids=case_ids or None
+        )
+        alert.status = AlertStatus.ACTIONED
+        alert.sanction = sanction
+        alert.handled_at = timezone.now()
+        alert.handled_by = actor
+        alert.note = reason
+        alert.save(update_fields=["status", "sanction", "handled_at", "handled_by", "note"])
+    return alert

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import MerchantOrganisation
 from odr.errors import Forbidden, IdempotencyKeyReused, ValidationFailed
+from oversight import summaries
 
 from .. import policies
 from ..deadlines import deadline_sync
@@ -137,6 +138,7 @@ def case_file(
             if submit:
                 case.submit(at=now)
                 case.save()
+                summaries.apply(None, summaries.contribution(case))
                 deadline_sync(case, previous_status="draft", actor=consumer, now=now)
                 event_append(case=case, type="submit", actor=consumer, payload={"from": "draft", "to": case.status})
             if idempotency_key:

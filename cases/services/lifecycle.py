@@ -15,6 +15,7 @@ from accounts.models import Role, User
 from mediation.models import Offer, OfferStatus
 from odr.errors import ValidationFailed
 from odr.realtime import group_send
+from oversight import summaries
 
 from .. import policies, selectors
 from ..calendars import deadline_after
@@ -48,8 +49,11 @@ def _perform(
         elif actor is not None:
             policies.enforce(actor, case, action)
         before = case.status
+        counted = summaries.contribution(case)
         extra = run(case) or {}
+        case.stats_stamp(previous=before, at=timezone.now())
         case.save()
+        summaries.apply(counted, summaries.contribution(case))
         deadline_sync(case, previous_status=before, actor=actor)
         if before != case.status and before in NEUTRAL_STAGES:
             from mediation.services import appointments_end

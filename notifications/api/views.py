@@ -20,12 +20,14 @@ class NotificationOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
     created_at_local = serializers.SerializerMethodField()
     read_at = serializers.DateTimeField(allow_null=True)
+    #: An operator's risk alert (``GET /api/v1/alerts/``), when the notice is one.
+    alert = serializers.IntegerField(source="alert_id", allow_null=True)
 
     def get_title(self, n) -> str:
         return str(EVENT_LABELS.get(n.type, n.type))
 
-    def get_case(self, n) -> dict:
-        return {"id": str(n.case_id), "reference": n.case.reference}
+    def get_case(self, n) -> dict | None:
+        return services.subject_of(n)
 
     def get_created_at_local(self, n) -> str:
         return local_time(n.created_at, self.context["request"].user)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import stats, views
 
 urlpatterns = [
     path("merchants/<int:merchant_id>/sanctions/", views.SanctionsApi.as_view(), name="api-sanctions"),
@@ -10,4 +10,9 @@ urlpatterns = [
         name="api-sanction-lift",
     ),
     path("compliance-register/", views.RegisterApi.as_view(), name="api-register"),
+    path("stats/overview/", stats.OverviewApi.as_view(), name="api-stats-overview"),
+    path("stats/merchants/", stats.MerchantsApi.as_view(), name="api-stats-merchants"),
+    path("alerts/", stats.AlertsApi.as_view(), name="api-alerts"),
+    path("alerts/<int:alert_id>/acknowledge/", stats.AlertAcknowledgeApi.as_view(), name="api-alert-acknowledge"),
+    path("alerts/<int:alert_id>/sanction/", stats.AlertSanctionApi.as_view(), name="api-alert-sanction"),
 ]

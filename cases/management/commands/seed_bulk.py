@@ -5,7 +5,8 @@ Countries, categories, currencies, states and durations come in plausible propor
 from the shape of the EU ODR platform's and eBay's published complaint mixes: most complaints are about
 goods never delivered or not as described, most buyers in the big EU markets and the US, many sellers in
 China). Merchants' volumes follow a Zipf law, so a few shops have thousands of cases and most have a
-handful. Filing dates spread over ``--years``; cases still open were filed recently, closed ones anywhere.
+handful. Filing dates spread evenly over ``--years`` (a steady volume, so the risk alerts see no spike that
+the generator made); cases filed in the last 45 days are mostly still open, older ones ended.
 
 The rows go in with ``bulk_create`` in batches, each batch in its own transaction, with references from
 the yearly counters (advanced under their row lock, so later filings never collide). Bulk cases have no
@@ -176,18 +177,19 @@ class Command(BaseCommand):
         return [(u.pk, str(u.country), currency_of[str(u.country)], u.language) for u in people]
 
     # --- cases --------------------------------------------------------------------------------
-    _states = _Weighted(STATES)
+    #: Cases filed in the last 45 days: every state (open ones as the table weighs them, ended ones half as
+    #: often); older cases: the ended states only.
+    _recent_states = _Weighted(STATES, weight=lambda item: item[1] if item[2] else item[1] / 2)
+    _old_states = _Weighted([s for s in STATES if not s[2]])
     _categories = _Weighted(CATEGORIES)
 
     def _case(self, rng, buyers, shop_pick, now, years):
         consumer_id, consumer_country, currency, language = buyers[rng.randrange(len(buyers))]
         _rank, shop = shop_pick.pick(rng)
-        state, _w, recent = self._states.pick(rng)
+        age = rng.uniform(0, years * 365)
+        state, _w, _open = (self._recent_states if age < 45 else self._old_states).pick(rng)
         category, _w = self._categories.pick(rng)
-        if recent:
-            created = now - dt.timedelta(days=rng.uniform(0, 45))
-        else:
-            created = now - dt.timedelta(days=rng.uniform(20, years * 365))
+        created = now - dt.timedelta(days=age)
         exponent = minor_units().get(currency, 2)
         claim = Decimal(str(round(rng.lognormvariate(0, 0.8) * TYPICAL_CLAIM.get(currency, 80), exponent)))
         claim = max(claim, Decimal(1))
@@ -219,6 +221,7 @@ class Command(BaseCommand):
             if state == Status.NON_COMPLIANT:
                 outcome["non_compliant_at"] = closed.isoformat()
                 closed = None
+        facts = self._facts(rng, state, filed, closed, outcome, now)
         return Case(
             id=uuid.UUID(int=rng.getrandbits(128), version=4),
             status=state,
@@ -244,7 +247,42 @@ class Command(BaseCommand):
             updated_at=closed or filed or created,
             filed_at=filed,
             closed_at=closed,
+            **facts,
         )
+
+    #: Where disputes that ended, ended: (stage, weight).
+    _stages = _Weighted(
+        [("filed", 10), ("jurisdiction", 5), ("negotiation", 45), ("mediation", 25), ("arbitration", 15)]
+    )
+
+    def _facts(self, rng, state, filed, closed, outcome, now) -> dict:
+        """The statistics' facts a real case would have stamped on its way (``Case.stats_stamp``)."""
+        if filed is None:
+            return {}
+        facts = {}
+        if state not in (Status.FILED, Status.DEFAULTED) and not (state == Status.ARBITRATION and rng.random() < 0.1):
+            responded = min(now, filed + dt.timedelta(hours=rng.lognormvariate(3.4, 0.9)))  # median ~30 h
+            facts.update(responded_at=responded, response_hours=int((responded - filed).total_seconds() // 3600))
+        else:
+            facts["defaulted"] = state != Status.FILED
+        ended = None
+        if outcome is not None or state in (Status.WITHDRAWN, Status.REJECTED):
+            kind = (outcome or {}).get("kind")
+            resolution = {"award": "awarded", "settlement": "settled"}.get(kind, str(state))
+            ended = closed or min(now, filed + dt.timedelta(days=rng.lognormvariate(2.7, 0.6)))
+            ended = min(ended, closed) if closed else ended
+            stage = "arbitration" if kind == "award" else self._stages.pick(rng)[0]
+            if stage == "arbitration" and kind == "settlement":
+                stage = "mediation"
+            facts.update(
+                resolved_at=ended,
+                resolved_in=stage,
+                resolution=resolution,
+                resolution_days=int((ended - filed).total_seconds() // 86400),
+            )
+        if state in (Status.CLOSED, Status.WITHDRAWN, Status.REJECTED) and closed is not None:
+            facts["close_days"] = int((closed - filed).total_seconds() // 86400)
+        return facts
 
     def _references(self, rows):
         """Give each row the next ``ODR-<year>-<n>`` of its filing year, under the counters' row locks."""

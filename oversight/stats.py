@@ -1,0 +1,326 @@
+"""The operator's statistics: the overview of the cases and the merchant table, read from the summaries.
+
+The overview reads ``CaseCell`` (counts, rates, amounts) and ``DurationCell`` (exact medians and 90th
+percentiles from the histograms): a few small GROUP BYs over tens of thousands of rows at most, however
+many cases there are. Two filters leave the summaries for the cases table, through its indexes: one
+merchant's overview (the cells have no merchant), and durations under a country or category filter (the
+histograms are by month only). ``source="cases"`` forces the cases table for everything: the plain GROUP
+BY the benchmark compares with, and the tests' cross-check.
+"""
+
+import dataclasses
+import datetime as dt
+from decimal import Decimal
+
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from cases.models import Deadline
+from cases.money import minor_units
+
+from .models import (
+    CELL_AMOUNTS,
+    CELL_COUNTS,
+    COMPLIANCE_CLASSES,
+    COUNTED_STATUSES,
+    RESOLUTIONS,
+    BreachCell,
+    CaseCell,
+    DurationCell,
+    MerchantStats,
+    Sanction,
+)
+from .summaries import BREACH_KINDS, case_measures, filed_cases, month_expression, percentile, rate, to_minor
+
+#: The stages a dispute can end in, for the durations by stage.
+STAGES = ["filed", "jurisdiction", "negotiation", "mediation", "arbitration", "defaulted"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Filters:
+    """What the operator narrowed the statistics to. Months are the first day of the month (UTC)."""
+
+    start: dt.date | None = None
+    end: dt.date | None = None
+    consumer_country: str = ""
+    merchant_country: str = ""
+    country: str = ""  # either side
+    category: str = ""
+    merchant: int | None = None
+
+    @property
+    def narrows_cases(self) -> bool:
+        return bool(self.consumer_country or self.merchant_country or self.country or self.category)
+
+    def as_dict(self) -> dict:
+        return {
+            "from": self.start.strftime("%Y-%m") if self.start else None,
+            "to": self.end.strftime("%Y-%m") if self.end else None,
+            "consumer_country": self.consumer_country or None,
+            "merchant_country": self.merchant_country or None,
+            "country": self.country or None,
+            "category": self.category or None,
+            "merchant": self.merchant,
+        }
+
+
+def next_month(month: dt.date) -> dt.date:
+    return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def _dimension_q(f: Filters, prefix: str = "") -> Q:
+    q = Q()
+    if f.consumer_country:
+        q &= Q(**{f"{prefix}consumer_country": f.consumer_country})
+    if f.merchant_country:
+        q &= Q(**{f"{prefix}merchant_country": f.merchant_country})
+    if f.country:
+        q &= Q(**{f"{prefix}consumer_country": f.country}) | Q(**{f"{prefix}merchant_country": f.country})
+    if f.category:
+        q &= Q(**{f"{prefix}category": f.category})
+    return q
+
+
+def _cases(f: Filters):
+    """The filed cases the filters select (the cases table, through its indexes)."""
+    qs = filed_cases().filter(_dimension_q(f))
+    if f.start:
+        qs = qs.filter(filed_at__gte=dt.datetime.combine(f.start, dt.time(), dt.UTC))
+    if f.end:
+        qs = qs.filter(filed_at__lt=dt.datetime.combine(next_month(f.end), dt.time(), dt.UTC))
+    if f.merchant:
+        qs = qs.filter(merchant_id=f.merchant)
+    return qs
+
+
+def _months(qs, f: Filters, field: str = "month"):
+    if f.start:
+        qs = qs.filter(**{f"{field}__gte": f.start})
+    if f.end:
+        qs = qs.filter(**{f"{field}__lte": f.end})
+    return qs
+
+
+class _Summary:
+    """The cells as the source of the counts."""
+
+    name = "summary"
+
+    def __init__(self, f: Filters):
+        self.qs = _months(CaseCell.objects.filter(_dimension_q(f)), f)
+        self.measures = {name: Sum(name) for name in CELL_COUNTS + CELL_AMOUNTS}
+
+    def minor(self, value, currency) -> int:
+        return int(value or 0)
+
+
+class _Cases:
+    """The cases table as the source (plain GROUP BY)."""
+
+    name = "cases"
+
+    def __init__(self, f: Filters):
+        self.qs = _cases(f).annotate(month=month_expression())
+        self.measures = case_measures()
+
+    def minor(self, value, currency) -> int:
+        return to_minor(value or 0, currency)
+
+
+def overview(f: Filters, *, source: str | None = None) -> dict:
+    """Everything the dashboard and ``GET /api/v1/stats/overview/`` show for ``f``."""
+    use_cases = source == "cases" or f.merchant is not None
+    src = _Cases(f) if use_cases else _Summary(f)
+    m = src.measures
+    totals = {k: int(v or 0) for k, v in src.qs.aggregate(**{k: m[k] for k in CELL_COUNTS}).items()}
+
+    by_month = [
+        {
+            "month": _as_date(row["month"]).strftime("%Y-%m"),
+            "cases": row["cases"],
+            "settled": row["res_settled"],
+            "awarded": row["res_awarded"],
+            "non_compliant": row["comp_non_compliant"],
+        }
+        for row in src.qs.values("month")
+        .annotate(**{k: m[k] for k in ("cases", "res_settled", "res_awarded", "comp_non_compliant")})
+        .order_by("month")
+        if row["cases"]
+    ]
+    pairs = [
+        {"consumer_country": r["consumer_country"], "merchant_country": r["merchant_country"], "cases": r["n"]}
+        for r in src.qs.values("consumer_country", "merchant_country")
+        .annotate(n=m["cases"])
+        .order_by("-n", "consumer_country", "merchant_country")
+        if r["n"]
+    ]
+    categories = {
+        r["category"]: r["n"] for r in src.qs.values("category").annotate(n=m["cases"]).order_by("-n", "category")
+    }
+    amounts = []
+    currency_field = "currency" if src.name == "summary" else "claim_currency"
+    rows = (
+        src.qs.values(currency_field)
+        .annotate(**{k: m[k] for k in ("cases", *CELL_AMOUNTS)})
+        .order_by("-cases", currency_field)
+    )
+    for row in rows:
+        currency = row[currency_field]
+        if not row["cases"]:
+            continue
+        amounts.append(
+            {
+                "currency": currency,
+                "cases": row["cases"],
+                **{
+                    name.removesuffix("_minor"): _money(src.minor(row[name], currency), currency)
+                    for name in CELL_AMOUNTS
+                },
+            }
+        )
+
+    durations = _durations(f, cases=use_cases or f.narrows_cases)
+    breaches = _breaches(f, cases=use_cases)
+    resolved = sum(totals[f"res_{r}"] for r in RESOLUTIONS)
+    answered = totals["responded"] + totals["defaulted"]
+    complied = totals["comp_confirmed"] + totals["comp_late"]
+    return {
+        "generated_at": timezone.now(),
+        "source": src.name,
+        "filters": f.as_dict(),
+        "total": totals["cases"],
+        "by_status": {s: totals[f"st_{s}"] for s in COUNTED_STATUSES},
+        "by_category": categories,
+        "by_country_pair": pairs,
+        "by_month": by_month,
+        "outcomes": {r: totals[f"res_{r}"] for r in RESOLUTIONS},
+        "compliance": {c: totals[f"comp_{c}"] for c in COMPLIANCE_CLASSES},
+        "settlement_rate": rate(totals["res_settled"], resolved),
+        "default_rate": rate(totals["defaulted"], answered),
+        "response_rate": rate(totals["responded"], answered),
+        "compliance_rate": rate(complied, complied + totals["comp_non_compliant"]),
+        "median_days_to_close": durations["close_days"]["median"],
+        "durations": durations,
+        "deadline_breaches": breaches,
+        "amounts": amounts,
+    }
+
+
+def _figures(histogram) -> dict:
+    return {
+        "cases": sum(n for _v, n in histogram),
+        "median": percentile(histogram, 0.5),
+        "p90": percentile(histogram, 0.9),
+    }
+
+
+def _durations(f: Filters, *, cases: bool) -> dict:
+    """Median and 90th percentile of: hours to the merchant's answer, days to the end of the dispute (in
+    all and by the stage it ended in), days to closing."""
+    histograms: dict[tuple, list] = {}
+    if cases:
+        qs = _cases(f)
+        for measure, field, stage in (
+            ("response", "response_hours", None),
+            ("resolution", "resolution_days", "resolved_in"),
+            ("close", "close_days", None),
+        ):
+            keys = [stage, field] if stage else [field]
+            for row in qs.filter(**{f"{field}__isnull": False}).values(*keys).annotate(n=Count("pk")).order_by():
+                histograms.setdefault((measure, row[stage] if stage else ""), []).append((row[field], row["n"]))
+    else:
+        rows = (
+            _months(DurationCell.objects.all(), f)
+            .values("measure", "stage", "value")
+            .annotate(n=Sum("count"))
+            .order_by()
+        )
+        for row in rows:
+            histograms.setdefault((row["measure"], row["stage"]), []).append((row["value"], row["n"]))
+    resolution_all = [pair for (measure, _s), h in histograms.items() if measure == "resolution" for pair in h]
+    return {
+        "response_hours": _figures(histograms.get(("response", ""), [])),
+        "resolution_days": {
+            "all": _figures(_merge(resolution_all)),
+            **{stage: _figures(histograms.get(("resolution", stage), [])) for stage in STAGES},
+        },
+        "close_days": _figures(histograms.get(("close", ""), [])),
+    }
+
+
+def _merge(pairs) -> list:
+    merged: dict[int, int] = {}
+    for value, n in pairs:
+        merged[value] = merged.get(value, 0) + n
+    return list(merged.items())
+
+
+def _breaches(f: Filters, *, cases: bool) -> dict:
+    if cases:
+        qs = Deadline.objects.filter(status="fired", kind__in=BREACH_KINDS, case__in=_cases(f))
+        by_kind = dict(qs.values_list("kind").annotate(n=Count("pk")).order_by())
+    else:
+        qs = _months(BreachCell.objects.filter(_dimension_q(f)), f)
+        by_kind = dict(qs.values_list("kind").annotate(n=Sum("count")).order_by())
+    by_kind = {kind: int(by_kind.get(kind, 0)) for kind in BREACH_KINDS}
+    return {"total": sum(by_kind.values()), "by_kind": by_kind}
+
+
+def _money(minor: int, currency: str) -> dict:
+    return {"amount": str(Decimal(minor).scaleb(-minor_units().get(currency, 2))), "currency": currency}
+
+
+def _as_date(value) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+# --- the merchant table -----------------------------------------------------------------------------------
+
+#: The orderings the merchant table offers (each ends with the merchant's id, for a stable cursor).
+MERCHANT_ORDERINGS = {
+    "risk": ("-risk_score", "-cases", "merchant_id"),
+    "cases": ("-cases", "merchant_id"),
+    "response_rate": ("response_rate", "merchant_id"),
+    "compliance_rate": ("compliance_rate", "merchant_id"),
+    "median_response_hours": ("-median_response_hours", "merchant_id"),
+    "non_compliant": ("-comp_non_compliant", "merchant_id"),
+}
+
+
+def merchant_rows(*, country: str = "", search: str = "", merchant: int | None = None):
+    qs = MerchantStats.objects.select_related("merchant").filter(cases__gt=0)
+    if country:
+        qs = qs.filter(merchant__country=country)
+    if search:
+        qs = qs.filter(merchant__legal_name__icontains=search)
+    if merchant:
+        qs = qs.filter(merchant_id=merchant)
+    return qs
+
+
+def merchant_json(rows) -> list[dict]:
+    """The table's rows, with each merchant's highest active sanction (one query for the page)."""
+    rows = list(rows)
+    sanctions: dict[int, Sanction] = {}
+    for sanction in Sanction.objects.filter(merchant_id__in=[r.merchant_id for r in rows], lifted_at__isnull=True):
+        held = sanctions.get(sanction.merchant_id)
+        if held is None or sanction.rank > held.rank:
+            sanctions[sanction.merchant_id] = sanction
+    return [
+        {
+            "merchant": {"id": r.merchant_id, "legal_name": r.merchant.legal_name, "country": str(r.merchant.country)},
+            "cases": r.cases,
+            "open": r.open,
+            "recent_cases": r.recent_cases,
+            "response_rate": r.response_rate,
+            "median_response_hours": r.median_response_hours,
+            "compliance_rate": r.compliance_rate,
+            "non_compliant": r.comp_non_compliant,
+            "non_compliant_now": r.non_compliant_now,
+            "deadline_breaches": r.breaches,
+            "sanction": sanctions[r.merchant_id].level if r.merchant_id in sanctions else None,
+            "risk_score": round(r.risk_score, 2),
+            "risk_flags": r.risk_flags,
+        }
+        for r in rows
+    ]

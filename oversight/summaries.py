@@ -1,0 +1,413 @@
+"""Keep the statistics' summary rows current as cases move, and rebuild them from the cases.
+
+Every filed case contributes to one ``CaseCell`` (its month, country pair, category and currency), to the
+duration histograms and to its merchant's row. ``contribution(case)`` says what it contributes now, as a
+pure function of the case's fields; the lifecycle takes it before and after each move and ``apply`` writes
+the difference (decrements and increments, by upsert) in the same transaction, so a reader always sees
+figures that match the committed cases. Rows are written in one fixed order (cell, durations, merchant,
+its response histogram) so that concurrent moves wait for each other instead of deadlocking.
+
+``rebuild()`` recomputes every row from the cases table by GROUP BY (``manage.py stats_rebuild``, after a
+bulk load or to check the running figures against the source).
+"""
+
+import dataclasses
+import datetime as dt
+from collections import Counter
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.db.models import Count, DecimalField, F, Q, Sum
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, TruncMonth
+from django.db.models.lookups import Exact
+
+from cases.models import OPEN_STATES, Case, ComplianceStatus, Deadline, DeadlineKind, Status
+from cases.money import minor_units
+
+from .models import (
+    CELL_AMOUNTS,
+    COMPLIANCE_CLASSES,
+    COUNTED_STATUSES,
+    MERCHANT_COUNTS,
+    RESOLUTIONS,
+    BreachCell,
+    CaseCell,
+    DurationCell,
+    MerchantResponseCell,
+    MerchantStats,
+)
+
+#: Deadlines whose firing means someone who had to act did not: the merchant's answer, its final notice
+#: in arbitration, carrying out the outcome, and the arbitrator's award. (The other clocks ending is the
+#: procedure moving on: negotiation and mediation periods, objections, the consumer's confirmation.)
+BREACH_KINDS = (DeadlineKind.MERCHANT_RESPONSE, DeadlineKind.FINAL_NOTICE, DeadlineKind.COMPLIANCE, DeadlineKind.AWARD)
+#: Of those, the ones the merchant missed (its row's ``breaches``).
+MERCHANT_BREACH_KINDS = (DeadlineKind.MERCHANT_RESPONSE, DeadlineKind.FINAL_NOTICE, DeadlineKind.COMPLIANCE)
+
+CELL_KEY = ("month", "consumer_country", "merchant_country", "category", "currency")
+
+
+@dataclasses.dataclass(frozen=True)
+class Contribution:
+    cell: tuple
+    counts: dict
+    durations: tuple
+    merchant_id: int
+    merchant: dict
+    response_hours: int | None
+
+
+def month_of(moment: dt.datetime) -> dt.date:
+    return moment.astimezone(dt.UTC).date().replace(day=1)
+
+
+def compliance_class(outcome: dict | None) -> str:
+    """``pending``, ``confirmed``, ``late``, ``non_compliant``, or "" when nothing is owed."""
+    compliance = (outcome or {}).get("compliance")
+    if not compliance:
+        return ""
+    if compliance == ComplianceStatus.CONFIRMED:
+        return "late" if outcome.get("non_compliant_at") else "confirmed"
+    if compliance == ComplianceStatus.NON_COMPLIANT:
+        return "non_compliant"
+    return "pending"
+
+
+def to_minor(amount, currency: str) -> int:
+    return int((Decimal(str(amount)) * 10 ** minor_units().get(currency, 2)).to_integral_value())
+
+
+def _outcome_minor(case: Case) -> int:
+    amount = (case.outcome or {}).get("amount")
+    # Outcomes are always in the claim's currency (the services refuse others); a stray one is not added.
+    if not amount or amount.get("currency") != case.claim_currency:
+        return 0
+    return to_minor(amount["amount"], case.claim_currency)
+
+
+def contribution(case: Case) -> Contribution | None:
+    """What ``case`` adds to the summaries as it stands (None for a draft)."""
+    if case.status == Status.DRAFT or case.filed_at is None:
+        return None
+    month = month_of(case.filed_at)
+    counts = {"cases": 1, f"st_{case.status}": 1, "claimed_minor": to_minor(case.claim_amount, case.claim_currency)}
+    merchant = {"cases": 1}
+    if case.status in OPEN_STATES:
+        merchant["open"] = 1
+    if case.status == Status.NON_COMPLIANT:
+        merchant["non_compliant_now"] = 1
+    if case.resolution:
+        counts[f"res_{case.resolution}"] = merchant[f"res_{case.resolution}"] = 1
+        if case.resolution in ("settled", "awarded"):
+            counts[f"{case.resolution}_minor"] = _outcome_minor(case)
+    kind = compliance_class(case.outcome)
+    if kind:
+        counts[f"comp_{kind}"] = merchant[f"comp_{kind}"] = 1
+    if case.defaulted:
+        counts["defaulted"] = merchant["defaulted"] = 1
+    if case.responded_at is not None:
+        counts["responded"] = merchant["responded"] = 1
+    durations = []
+    if case.response_hours is not None:
+        durations.append((month, "response", "", case.response_hours))
+    if case.resolution_days is not None:
+        durations.append((month, "resolution", case.resolved_in, case.resolution_days))
+    if case.close_days is not None:
+        durations.append((month, "close", "", case.close_days))
+    return Contribution(
+        cell=(month, str(case.consumer_country), str(case.merchant_country), case.category, case.claim_currency),
+        counts=counts,
+        durations=tuple(durations),
+        merchant_id=case.merchant_id,
+        merchant=merchant,
+        response_hours=case.response_hours,
+    )
+
+
+def _difference(before: dict, after: dict) -> dict:
+    keys = set(before) | set(after)
+    return {k: after.get(k, 0) - before.get(k, 0) for k in keys if after.get(k, 0) != before.get(k, 0)}
+
+
+def apply(before: Contribution | None, after: Contribution | None) -> None:
+    """Write what changed between two contributions of one case (call inside the case's transaction)."""
+    if before == after:
+        return
+    cells: dict[tuple, dict] = {}
+    if before is not None:
+        cells[before.cell] = _difference(before.counts, {})
+    if after is not None:
+        cells[after.cell] = _difference(before.counts if before and before.cell == after.cell else {}, after.counts)
+    for key in sorted(cells):
+        _bump(CaseCell, dict(zip(CELL_KEY, key, strict=True)), cells[key])
+
+    durations = Counter(after.durations if after else ())
+    durations.subtract(before.durations if before else ())
+    for (month, measure, stage, value), n in sorted(durations.items()):
+        if n:
+            _bump(DurationCell, {"month": month, "measure": measure, "stage": stage, "value": value}, {"count": n})
+
+    merchants: dict[int, dict] = {}
+    if before is not None:
+        merchants[before.merchant_id] = _difference(before.merchant, {})
+    if after is not None:
+        old = before.merchant if before and before.merchant_id == after.merchant_id else {}
+        merchants[after.merchant_id] = _difference(old, after.merchant)
+    for merchant_id in sorted(merchants):
+        responses = Counter()
+        if after is not None and after.merchant_id == merchant_id and after.response_hours is not None:
+            responses[after.response_hours] += 1
+        if before is not None and before.merchant_id == merchant_id and before.response_hours is not None:
+            responses[before.response_hours] -= 1
+        if merchants[merchant_id] or any(responses.values()):
+            _merchant_bump(merchant_id, merchants[merchant_id], responses)
+
+
+def breach_count(deadline: Deadline) -> None:
+    """Count a missed deadline (the sweep calls this as it fires one, in the same transaction)."""
+    if deadline.kind not in BREACH_KINDS:
+        return
+    case = deadline.case
+    if case.filed_at is None:
+        return
+    key = {
+        "month": month_of(case.filed_at),
+        "consumer_country": str(case.consumer_country),
+        "merchant_country": str(case.merchant_country),
+        "category": case.category,
+        "kind": deadline.kind,
+    }
+    _bump(BreachCell, key, {"count": 1})
+    if deadline.kind in MERCHANT_BREACH_KINDS:
+        _merchant_bump(case.merchant_id, {"breaches": 1}, Counter())
+
+
+def _merchant_bump(merchant_id: int, deltas: dict, responses: Counter) -> None:
+    _bump(MerchantStats, {"merchant_id": merchant_id}, deltas)
+    for hours, n in sorted(responses.items()):
+        if n:
+            _bump(MerchantResponseCell, {"merchant_id": merchant_id, "hours": hours}, {"count": n})
+    _merchant_derive([merchant_id])
+
+
+def _bump(model, key: dict, deltas: dict) -> None:
+    """``INSERT ... ON CONFLICT (key) DO UPDATE SET c = c + excluded.c`` (PostgreSQL and SQLite alike)."""
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    columns = [model._meta.get_field(name).column for name in [*key, *deltas]]
+    key_columns = columns[: len(key)]
+    sets = ", ".join(f"{quote(c)} = {table}.{quote(c)} + excluded.{quote(c)}" for c in columns[len(key) :])
+    conflict = f"DO UPDATE SET {sets}" if sets else "DO NOTHING"
+    # Names come from the models' metadata, quoted; values are parameters.
+    sql = (  # noqa: S608
+        f"INSERT INTO {table} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))}) "
+        f"ON CONFLICT ({', '.join(quote(c) for c in key_columns)}) {conflict}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*key.values(), *deltas.values()])
+
+
+def percentile(histogram, fraction: float) -> float | None:
+    """The ``fraction`` percentile of the values a histogram ``[(value, count), ...]`` holds, interpolated
+    between the two nearest ranks as PostgreSQL's ``percentile_cont`` does (so the median of an even
+    count is the mean of the middle two)."""
+    pairs = sorted((v, n) for v, n in histogram if n > 0)
+    total = sum(n for _v, n in pairs)
+    if total == 0:
+        return None
+    rank = fraction * (total - 1)
+    low, high = int(rank), min(int(rank) + 1, total - 1)
+
+    def at(index):
+        seen = 0
+        for value, n in pairs:
+            seen += n
+            if index < seen:
+                return value
+        return pairs[-1][0]
+
+    low_value, high_value = at(low), at(high)
+    return float(low_value + (high_value - low_value) * (rank - low))
+
+
+def _merchant_derive(merchant_ids) -> None:
+    """Recompute the merchants' rates and median response time from their counters and histogram."""
+    histograms: dict[int, list] = {m: [] for m in merchant_ids}
+    for merchant_id, hours, count in MerchantResponseCell.objects.filter(merchant_id__in=merchant_ids).values_list(
+        "merchant_id", "hours", "count"
+    ):
+        histograms[merchant_id].append((hours, count))
+    rows = MerchantStats.objects.filter(merchant_id__in=merchant_ids)
+    for row in rows:
+        row.response_rate = rate(row.responded, row.responded + row.defaulted)
+        row.compliance_rate = rate(
+            row.comp_confirmed + row.comp_late, row.comp_confirmed + row.comp_late + row.comp_non_compliant
+        )
+        row.median_response_hours = percentile(histograms[row.merchant_id], 0.5)
+    MerchantStats.objects.bulk_update(rows, ["response_rate", "compliance_rate", "median_response_hours"])
+
+
+def rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+# --- rebuilding from the cases ----------------------------------------------------------------------------
+
+
+def outcome_amount():
+    """The outcome's amount as a number, in SQL (PostgreSQL's jsonb and SQLite's JSON alike)."""
+    return Cast(KT("outcome__amount__amount"), DecimalField(max_digits=19, decimal_places=4))
+
+
+def case_measures() -> dict:
+    """Each of the cell's counters as an aggregate over the cases table (the plain GROUP BY: ``rebuild``,
+    the statistics for one merchant, and the benchmark's comparison). Amounts are decimal sums here, in
+    the currency's units; ``to_minor`` converts them."""
+    comp = {
+        "pending": Q(
+            outcome__compliance__in=[ComplianceStatus.DUE, ComplianceStatus.REPORTED, ComplianceStatus.DISPUTED]
+        ),
+        "confirmed": Q(outcome__compliance=ComplianceStatus.CONFIRMED, outcome__non_compliant_at__isnull=True),
+        "late": Q(outcome__compliance=ComplianceStatus.CONFIRMED, outcome__non_compliant_at__isnull=False),
+        "non_compliant": Q(outcome__compliance=ComplianceStatus.NON_COMPLIANT),
+    }
+    same_currency = Q(Exact(KT("outcome__amount__currency"), F("claim_currency")))
+    measures = {"cases": Count("pk")}
+    measures.update({f"st_{s}": Count("pk", filter=Q(status=s)) for s in COUNTED_STATUSES})
+    measures.update({f"res_{r}": Count("pk", filter=Q(resolution=r)) for r in RESOLUTIONS})
+    measures.update({f"comp_{c}": Count("pk", filter=comp[c]) for c in COMPLIANCE_CLASSES})
+    measures["defaulted"] = Count("pk", filter=Q(defaulted=True))
+    measures["responded"] = Count("pk", filter=Q(responded_at__isnull=False))
+    measures["claimed_minor"] = Sum("claim_amount")
+    measures["settled_minor"] = Sum(outcome_amount(), filter=Q(resolution="settled") & same_currency)
+    measures["awarded_minor"] = Sum(outcome_amount(), filter=Q(resolution="awarded") & same_currency)
+    return measures
+
+
+def filed_cases():
+    return Case.objects.exclude(status=Status.DRAFT).filter(filed_at__isnull=False)
+
+
+def month_expression():
+    return TruncMonth("filed_at", tzinfo=dt.UTC)
+
+
+def rebuild() -> dict:
+    """Recompute every summary row from the cases (one transaction; writers wait for it on PostgreSQL)."""
+    tables = [CaseCell, DurationCell, BreachCell, MerchantStats, MerchantResponseCell]
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            names = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in tables)
+            with connection.cursor() as cursor:
+                # Moves that already counted themselves commit first; later ones wait for this rebuild.
+                cursor.execute(f"LOCK TABLE {names} IN SHARE ROW EXCLUSIVE MODE")
+        for model in tables:
+            model.objects.all().delete()
+        cells = []
+        grouped = (
+            filed_cases()
+            .annotate(month=month_expression(), currency=F("claim_currency"))
+            .values(*CELL_KEY)
+            .annotate(**case_measures())
+            .order_by()
+        )
+        for row in grouped.iterator(chunk_size=5000):
+            for name in CELL_AMOUNTS:
+                row[name] = to_minor(row[name] or 0, row["currency"])
+            row["month"] = _as_date(row["month"])
+            cells.append(CaseCell(**row))
+        CaseCell.objects.bulk_create(cells, batch_size=5000)
+
+        durations = []
+        for measure, stage, field in (
+            ("response", None, "response_hours"),
+            ("resolution", "resolved_in", "resolution_days"),
+            ("close", None, "close_days"),
+        ):
+            rows = (
+                filed_cases()
+                .filter(**{f"{field}__isnull": False})
+                .annotate(month=month_expression())
+                .values("month", *([stage] if stage else []), field)
+                .annotate(n=Count("pk"))
+                .order_by()
+            )
+            for row in rows.iterator(chunk_size=5000):
+                durations.append(
+                    DurationCell(
+                        month=_as_date(row["month"]),
+                        measure=measure,
+                        stage=row[stage] if stage else "",
+                        value=row[field],
+                        count=row["n"],
+                    )
+                )
+        DurationCell.objects.bulk_create(durations, batch_size=5000)
+
+        breaches = (
+            Deadline.objects.filter(status="fired", kind__in=BREACH_KINDS, case__filed_at__isnull=False)
+            .annotate(month=TruncMonth("case__filed_at", tzinfo=dt.UTC))
+            .values("month", "case__consumer_country", "case__merchant_country", "case__category", "kind")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        BreachCell.objects.bulk_create(
+            [
+                BreachCell(
+                    month=_as_date(r["month"]),
+                    consumer_country=r["case__consumer_country"],
+                    merchant_country=r["case__merchant_country"],
+                    category=r["case__category"],
+                    kind=r["kind"],
+                    count=r["n"],
+                )
+                for r in breaches
+            ],
+            batch_size=5000,
+        )
+
+        merchant_measures = {
+            "cases": Count("pk"),
+            "open": Count("pk", filter=Q(status__in=OPEN_STATES)),
+            "non_compliant_now": Count("pk", filter=Q(status=Status.NON_COMPLIANT)),
+            **{
+                name: measure
+                for name, measure in case_measures().items()
+                if name in MERCHANT_COUNTS and name not in ("cases",)
+            },
+        }
+        merchant_breaches = dict(
+            Deadline.objects.filter(status="fired", kind__in=MERCHANT_BREACH_KINDS)
+            .values_list("case__merchant_id")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        stats = []
+        for row in filed_cases().values("merchant_id").annotate(**merchant_measures).order_by().iterator(5000):
+            row["breaches"] = merchant_breaches.get(row["merchant_id"], 0)
+            stats.append(MerchantStats(**row))
+        MerchantStats.objects.bulk_create(stats, batch_size=5000)
+        responses = (
+            filed_cases()
+            .filter(response_hours__isnull=False)
+            .values("merchant_id", "response_hours")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        MerchantResponseCell.objects.bulk_create(
+            [
+                MerchantResponseCell(merchant_id=r["merchant_id"], hours=r["response_hours"], count=r["n"])
+                for r in responses
+            ],
+            batch_size=5000,
+        )
+        ids = [s.merchant_id for s in stats]
+        for start in range(0, len(ids), 1000):
+            _merchant_derive(ids[start : start + 1000])
+    return {"cells": len(cells), "durations": len(durations), "merchants": len(stats)}
+
+
+def _as_date(value) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
