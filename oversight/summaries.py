@@ -200,11 +200,10 @@ def _bump(model, key: dict, deltas: dict) -> None:
     sets = ", ".join(f"{quote(c)} = {table}.{quote(c)} + excluded.{quote(c)}" for c in columns[len(key) :])
     conflict = f"DO UPDATE SET {sets}" if sets else "DO NOTHING"
     # Names come from the models' metadata, quoted; values are parameters.
-    sql = (  # noqa: S608
-        f"INSERT INTO {table} ({', '.join(quote(c) for c in columns)}) "
-        f"VALUES ({', '.join(['%s'] * len(columns))}) "
-        f"ON CONFLICT ({', '.join(quote(c) for c in key_columns)}) {conflict}"
-    )
+    names = ", ".join(quote(c) for c in columns)
+    placeholders = ", ".join(["%s"] * len(columns))
+    target = ", ".join(quote(c) for c in key_columns)
+    sql = f"INSERT INTO {table} ({names}) VALUES ({placeholders}) ON CONFLICT ({target}) {conflict}"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, [*key.values(), *deltas.values()])
 
