@@ -38,6 +38,7 @@ urlpatterns = [
     path("notifications/", include("notifications.urls")),
     path("oversight/", include("oversight.urls")),
     path("compliance-register/", oversight_views.compliance_register, name="compliance-register"),
+    path("transparency/", oversight_views.transparency, name="transparency"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("accounts.api.urls")),
     path("api/v1/", include("cases.api.urls")),

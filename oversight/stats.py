@@ -324,3 +324,54 @@ def merchant_json(rows) -> list[dict]:
         }
         for r in rows
     ]
+
+
+# --- the public transparency page -------------------------------------------------------------------------
+
+TRANSPARENCY_CACHE_KEY = "oversight:transparency:v1"
+TRANSPARENCY_CACHE_SECONDS = 600
+
+
+def quarter_of(month: dt.date) -> str:
+    return f"{month.year}-Q{(month.month - 1) // 3 + 1}"
+
+
+def transparency() -> dict:
+    """Anonymised totals and outcomes by quarter of filing, newest first (no merchant, no person, no
+    country): cases filed, how they ended, how often outcomes were carried out, and how long disputes
+    took. Cached for ten minutes."""
+    from django.core.cache import cache
+
+    data = cache.get(TRANSPARENCY_CACHE_KEY)
+    if data is not None and timezone.now() - data["generated_at"] < dt.timedelta(seconds=TRANSPARENCY_CACHE_SECONDS):
+        return data
+    names = ["cases", *(f"res_{r}" for r in RESOLUTIONS), *(f"comp_{c}" for c in COMPLIANCE_CLASSES)]
+    quarters: dict[str, dict] = {}
+    for row in CaseCell.objects.values("month").annotate(**{n: Sum(n) for n in names}).order_by():
+        q = quarters.setdefault(quarter_of(row["month"]), dict.fromkeys(names, 0) | {"days": []})
+        for n in names:
+            q[n] += int(row[n] or 0)
+    durations = DurationCell.objects.filter(measure="resolution").values("month", "value").annotate(n=Sum("count"))
+    for row in durations.order_by():
+        q = quarters.get(quarter_of(row["month"]))
+        if q is not None:
+            q["days"].append((row["value"], row["n"]))
+    rows = []
+    for quarter in sorted(quarters, reverse=True):
+        q = quarters[quarter]
+        resolved = sum(q[f"res_{r}"] for r in RESOLUTIONS)
+        complied = q["comp_confirmed"] + q["comp_late"]
+        rows.append(
+            {
+                "quarter": quarter,
+                "filed": q["cases"],
+                "outcomes": {r: q[f"res_{r}"] for r in RESOLUTIONS},
+                "still_open": q["cases"] - resolved,
+                "settlement_rate": rate(q["res_settled"], resolved),
+                "compliance_rate": rate(complied, complied + q["comp_non_compliant"]),
+                "median_days_to_resolution": percentile(_merge(q["days"]), 0.5),
+            }
+        )
+    data = {"generated_at": timezone.now(), "quarters": rows}
+    cache.set(TRANSPARENCY_CACHE_KEY, data, TRANSPARENCY_CACHE_SECONDS)
+    return data

@@ -76,6 +76,11 @@ def choice_label(value, field):
         from cases.models import Remedy
 
         return Remedy(value).label if value in Remedy.values else value
+    if field in ("status", "category"):
+        from cases.models import Category, Status
+
+        choices = Status if field == "status" else Category
+        return choices(value).label if value in choices.values else value
     return CHOICE_LABELS.get(field, {}).get(value, value)
 
 
@@ -136,3 +141,19 @@ def iso_time(value):
         except ValueError:
             return value
     return local_time(value)
+
+
+@register.filter
+def percent(value):
+    """A rate (0..1) as a percentage with one decimal, or a dash when there is none."""
+    if value is None or value == "":
+        return "–"
+    return f"{float(value) * 100:.1f} %"
+
+
+@register.filter
+def figure(value):
+    """A median or percentile: whole numbers without decimals, a dash when there is none."""
+    if value is None:
+        return "–"
+    return f"{value:g}" if isinstance(value, float) else value

@@ -10,6 +10,7 @@ urlpatterns = [
         name="api-sanction-lift",
     ),
     path("compliance-register/", views.RegisterApi.as_view(), name="api-register"),
+    path("transparency/", views.TransparencyApi.as_view(), name="api-transparency"),
     path("stats/overview/", stats.OverviewApi.as_view(), name="api-stats-overview"),
     path("stats/merchants/", stats.MerchantsApi.as_view(), name="api-stats-merchants"),
     path("alerts/", stats.AlertsApi.as_view(), name="api-alerts"),

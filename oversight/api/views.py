@@ -102,3 +102,18 @@ class RegisterApi(APIView):
                 "outcomes": data["outcomes"],
             }
         )
+
+
+class TransparencyApi(APIView):
+    """The public transparency figures by quarter: no log-in, nothing that names anyone."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [AnonRateThrottle]
+
+    @extend_schema(tags=["public"], responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        from ..stats import transparency
+
+        data = transparency()
+        return Response({"generated_at": iso_utc(data["generated_at"]), "quarters": data["quarters"]})
