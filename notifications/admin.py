@@ -15,9 +15,9 @@ class DeliveryAdmin(ReadOnlyAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
-    list_display = ["user", "type", "case", "created_at", "read_at"]
+    list_display = ["user", "type", "case", "alert", "created_at", "read_at"]
     list_filter = ["type"]
-    raw_id_fields = ["user", "case", "event"]
+    raw_id_fields = ["user", "case", "event", "alert"]
 
     def has_add_permission(self, request):
         return False
