@@ -246,6 +246,18 @@ SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG and bool(os.environ
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+#: Served over HTTPS behind a TLS-terminating proxy (the deployment's setting, see deploy/): redirect plain
+#: HTTP, trust the proxy's X-Forwarded-Proto, and send HSTS. The health check stays reachable over HTTP
+#: for the orchestrator's probe.
+ODR_HTTPS = env_bool("ODR_HTTPS", False)
+if ODR_HTTPS:
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = int(os.environ.get("ODR_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("ODR_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("ODR_HSTS_PRELOAD", True)
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # Content-Security-Policy (django-csp): no inline scripts or styles, nothing from other origins.
 CONTENT_SECURITY_POLICY = {
