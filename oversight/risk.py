@@ -52,28 +52,44 @@ REPEAT_AFTER = dt.timedelta(days=7)
 
 
 def poisson_tail(x: int, lam: float) -> float:
-    """P(X >= x) for X ~ Poisson(lam), summed in log space (exact for the counts seen here)."""
+    """P(X >= x) for X ~ Poisson(lam): the regularized lower incomplete gamma function P(x, lam), by its
+    series when lam < x + 1 and by the continued fraction of its complement otherwise, every term in log
+    space (exact to double precision for any baseline, tiny tails included)."""
     if x <= 0:
         return 1.0
-    # 1 - P(X <= x - 1)
-    term = math.exp(-lam)
-    below = term
-    for k in range(1, x):
-        term *= lam / k
-        below += term
-    tail = 1.0 - below
-    if tail > 1e-12:
-        return max(tail, 0.0)
-    # Far in the tail the subtraction loses everything: sum the upper terms instead.
-    log_term = -lam + x * math.log(lam) - math.lgamma(x + 1)
-    total, k, log_k = 0.0, x, log_term
-    while k < x + 1000:
-        total += math.exp(log_k)
-        k += 1
-        log_k += math.log(lam) - math.log(k)
-        if math.exp(log_k) < total * 1e-12:
+    if lam <= 0:
+        return 0.0
+    log_prefix = x * math.log(lam) - lam - math.lgamma(x)
+    if lam < x + 1:
+        # P(a, z) = z^a e^-z / Gamma(a) * sum_n z^n / (a (a+1) ... (a+n))
+        term = total = 1.0 / x
+        a = x
+        for _ in range(10_000):
+            a += 1
+            term *= lam / a
+            total += term
+            if term < total * 1e-15:
+                break
+        return min(1.0, math.exp(log_prefix + math.log(total)))
+    # Q(a, z) by Lentz's continued fraction; P = 1 - Q.
+    tiny = 1e-300
+    b = lam + 1 - x
+    c = 1 / tiny
+    d = 1 / b
+    h = d
+    for i in range(1, 10_000):
+        an = -i * (i - x)
+        b += 2
+        d = an * d + b
+        d = tiny if abs(d) < tiny else d
+        c = b + an / c
+        c = tiny if abs(c) < tiny else c
+        d = 1 / d
+        delta = d * c
+        h *= delta
+        if abs(delta - 1) < 1e-15:
             break
-    return total
+    return max(0.0, 1.0 - math.exp(log_prefix + math.log(h)))
 
 
 def robust_z(x: float, baseline: list[float], lam: float) -> float:
@@ -171,6 +187,7 @@ def scan(now: dt.datetime | None = None) -> list[RiskAlert]:
 def _alert(kind, test: CountTest, start, end, **subject) -> RiskAlert:
     return RiskAlert(
         kind=kind,
+        created_at=end,
         window_start=start,
         window_end=end,
         observed=test.observed,
@@ -214,6 +231,7 @@ def _rate_drops(now) -> list[RiskAlert]:
                 alerts.append(
                     RiskAlert(
                         kind=kind,
+                        created_at=now,
                         merchant_id=merchant_id,
                         window_start=start,
                         window_end=end,

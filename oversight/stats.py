@@ -12,7 +12,8 @@ import dataclasses
 import datetime as dt
 from decimal import Decimal
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from cases.models import Deadline
@@ -276,19 +277,29 @@ def _as_date(value) -> dt.date:
 
 # --- the merchant table -----------------------------------------------------------------------------------
 
-#: The orderings the merchant table offers (each ends with the merchant's id, for a stable cursor).
+#: The orderings the merchant table offers, worst first (each ends with the merchant's id, for a stable
+#: cursor). Rates and times a merchant has none of yet sort last: they are ordered through a stand-in
+#: value beyond every real one, since a cursor cannot stand on an empty value.
 MERCHANT_ORDERINGS = {
     "risk": ("-risk_score", "-cases", "merchant_id"),
     "cases": ("-cases", "merchant_id"),
-    "response_rate": ("response_rate", "merchant_id"),
-    "compliance_rate": ("compliance_rate", "merchant_id"),
-    "median_response_hours": ("-median_response_hours", "merchant_id"),
+    "response_rate": ("sort_response_rate", "merchant_id"),
+    "compliance_rate": ("sort_compliance_rate", "merchant_id"),
+    "median_response_hours": ("-sort_median_response_hours", "merchant_id"),
     "non_compliant": ("-comp_non_compliant", "merchant_id"),
 }
 
 
 def merchant_rows(*, country: str = "", search: str = "", merchant: int | None = None):
-    qs = MerchantStats.objects.select_related("merchant").filter(cases__gt=0)
+    qs = (
+        MerchantStats.objects.select_related("merchant")
+        .filter(cases__gt=0)
+        .annotate(
+            sort_response_rate=Coalesce("response_rate", Value(2.0)),
+            sort_compliance_rate=Coalesce("compliance_rate", Value(2.0)),
+            sort_median_response_hours=Coalesce("median_response_hours", Value(-1.0)),
+        )
+    )
     if country:
         qs = qs.filter(merchant__country=country)
     if search:
