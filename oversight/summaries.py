@@ -183,12 +183,17 @@ def breach_count(deadline: Deadline) -> None:
         _merchant_bump(case.merchant_id, {"breaches": 1}, Counter())
 
 
+#: The counters the merchant's rates are derived from (a move touching none of them leaves the rates).
+RATE_INPUTS = {"responded", "defaulted", "comp_confirmed", "comp_late", "comp_non_compliant"}
+
+
 def _merchant_bump(merchant_id: int, deltas: dict, responses: Counter) -> None:
     _bump(MerchantStats, {"merchant_id": merchant_id}, deltas)
     for hours, n in sorted(responses.items()):
         if n:
             _bump(MerchantResponseCell, {"merchant_id": merchant_id, "hours": hours}, {"count": n})
-    _merchant_derive([merchant_id])
+    if RATE_INPUTS & set(deltas) or any(responses.values()):
+        _merchant_derive([merchant_id])
 
 
 def _bump(model, key: dict, deltas: dict) -> None:
