@@ -202,29 +202,43 @@ _STATE_CHECKS = {
 }
 
 
+def _check(user, case, action) -> tuple[str, str | None] | None:
+    """What stops ``user`` taking ``action`` now: ``("forbidden", None)``, ``("state", None)``,
+    ``("condition", message)``, or None. Builds no message for the first two (``allowed_actions`` asks
+    this of every action on every case of a page)."""
+    check = PERMISSIONS.get(action)
+    if check is None or not check(case, user):
+        return ("forbidden", None)
+    meta = getattr(case, action)._django_fsm
+    state = case.status
+    if not meta.has_transition(state) or not meta.conditions_met(case, state):
+        return ("state", None)
+    extra = _STATE_CHECKS.get(action)
+    message = extra(case, user) if extra else None
+    if message:
+        return ("condition", message)
+    return None
+
+
 def refusal(user, case, action) -> DomainError | None:
     """Why ``user`` may not take ``action`` on ``case`` now, or None if they may.
 
     Assumes ``can_view(user, case)``; callers answer 404 before asking this.
     """
-    check = PERMISSIONS.get(action)
-    if check is None or not check(case, user):
+    found = _check(user, case, action)
+    if found is None:
+        return None
+    kind, message = found
+    if kind == "forbidden":
         return Forbidden()
-    bound = getattr(case, action)
-    meta = bound._django_fsm
-    state = case.status
-    if not meta.has_transition(state) or not meta.conditions_met(case, state):
+    if kind == "state":
         from .labels import ACTION_LABELS
 
         return Conflict(
             _("“%(action)s” is not allowed while the case is “%(status)s”.")
             % {"action": ACTION_LABELS.get(action, action), "status": case.get_status_display()},
         )
-    extra = _STATE_CHECKS.get(action)
-    message = extra(case, user) if extra else None
-    if message:
-        return Conflict(message)
-    return None
+    return Conflict(message)
 
 
 def enforce(user, case, action) -> None:
@@ -240,7 +254,7 @@ def allowed_actions(user, case) -> list[str]:
 
     if not can_view(user, case):
         return []
-    return [action for action in ACTIONS if refusal(user, case, action) is None]
+    return [action for action in ACTIONS if _check(user, case, action) is None]
 
 
 # --- evidence -----------------------------------------------------------------------------------

@@ -8,10 +8,12 @@ through ``mediation.services.message_post`` (stored, hashed onto the chain, leng
 and reach every member on every ASGI process through the channel layer.
 """
 
+import contextlib
 import time
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
+from channels.exceptions import ChannelFull
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.contrib.auth.models import AnonymousUser
 
@@ -151,19 +153,24 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             return
         await self.send_json({"type": "presence", **presence})
         if event.get("reply_to") and event["reply_to"] != self.channel_name:
-            # Tell the newcomer who is already here.
-            await self.channel_layer.send(
-                event["reply_to"],
-                {
-                    "type": "chat.here",
-                    "presence": {
-                        "author": self.user.display_name,
-                        "author_id": self.user.pk,
-                        "role": self.user.role,
-                        "status": "here",
-                    },
+            # Tell the newcomer who is already here (best effort: a newcomer whose queue is full, or who
+            # left already, does not cost this member its own connection).
+            with contextlib.suppress(ChannelFull):
+                await self._here(event["reply_to"])
+
+    async def _here(self, reply_to: str) -> None:
+        await self.channel_layer.send(
+            reply_to,
+            {
+                "type": "chat.here",
+                "presence": {
+                    "author": self.user.display_name,
+                    "author_id": self.user.pk,
+                    "role": self.user.role,
+                    "status": "here",
                 },
-            )
+            },
+        )
 
     async def chat_here(self, event):
         await self.send_json({"type": "presence", **event["presence"]})

@@ -1,11 +1,57 @@
-"""Sending to websocket groups from synchronous code (services, on-commit hooks)."""
+"""Sending to websocket groups from synchronous code (services, on-commit hooks).
 
-from asgiref.sync import async_to_sync
+``async_to_sync`` from a thread with no event loop (a Celery worker, the deadline sweep, a WSGI view)
+starts a new loop in a new thread on every call, and the Redis channel layer opens new connections for
+every new loop: a few milliseconds and a connection per notice. There, one event loop per process runs in
+a daemon thread for these sends, and the channel layer's connections stay open in it. Code that runs
+under an event loop already (sync code called from an ASGI consumer or view through ``sync_to_async``)
+hands the send to that loop as before, and so does the in-memory layer (one process, its queues bound to
+their loop). The caller waits for the send to finish either way (errors reach it as before).
+"""
+
+import asyncio
+import os
+import threading
+
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
+
+_lock = threading.Lock()
+_loop: asyncio.AbstractEventLoop | None = None
+_owner_pid: int | None = None
+#: How long a caller waits for the channel layer before giving up (the row is the record either way).
+SEND_TIMEOUT = 10.0
+
+
+def _sender_loop() -> asyncio.AbstractEventLoop:
+    """The process's sending loop, started on first use (and again in a forked child)."""
+    global _loop, _owner_pid
+    with _lock:
+        if _loop is None or _owner_pid != os.getpid() or not _loop.is_running():
+            loop = asyncio.new_event_loop()
+            ready = threading.Event()
+
+            def serve():
+                asyncio.set_event_loop(loop)
+                loop.call_soon(ready.set)
+                loop.run_forever()
+
+            threading.Thread(target=serve, name="odr-realtime", daemon=True).start()
+            ready.wait()
+            _loop, _owner_pid = loop, os.getpid()
+        return _loop
 
 
 def group_send(group: str, message: dict) -> None:
     """Hand ``message`` to every connection in ``group``, on every ASGI process (the channel layer)."""
     layer = get_channel_layer()
-    if layer is not None:
+    if layer is None:
+        return
+    outer_loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    if getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) != os.getpid():
+        outer_loop = None
+    if outer_loop is not None or not type(layer).__module__.startswith("channels_redis"):
         async_to_sync(layer.group_send)(group, message)
+        return
+    future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _sender_loop())
+    future.result(timeout=SEND_TIMEOUT)

@@ -131,9 +131,14 @@ if REDIS_URL:
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             # channels-redis blocks up to 5 s waiting for a message; redis-py 8 would time a read out at
             # 5 s and drop idle websockets, so reads on the layer's connections never time out.
+            # A process's queue holds up to ``capacity`` messages for its connections (channels-redis's
+            # default, 100, overflows when a room of 100 joins at once: presence replies fail and group
+            # messages are dropped); a dead process's group memberships expire after a day by default.
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
                 "prefix": os.environ.get("ODR_CHANNEL_PREFIX", "odr"),
+                "capacity": int(os.environ.get("ODR_CHANNEL_CAPACITY", "5000")),
+                "group_expiry": int(os.environ.get("ODR_CHANNEL_GROUP_EXPIRY", "3600")),
             },
         }
     }
