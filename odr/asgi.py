@@ -5,6 +5,8 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "odr.settings")
+# Requests run in threads of their own under ASGI: connections come from a pool (odr/settings.py).
+os.environ.setdefault("ODR_DB_POOL", "1")
 django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402

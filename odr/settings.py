@@ -110,6 +110,15 @@ DATABASES = {
     )
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("ODR_DB_POOL", False):
+    # The web process (odr/asgi.py turns this on): Django runs each request's sync code in a thread of its
+    # own, so a persistent connection per thread would pile up idle sessions; a pool per process instead.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": int(os.environ.get("ODR_DB_POOL_MIN", "2")),
+        "max_size": int(os.environ.get("ODR_DB_POOL_MAX", "20")),
+        "timeout": float(os.environ.get("ODR_DB_POOL_TIMEOUT", "10")),
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Writers wait for each other instead of failing at once ("database is locked").
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
