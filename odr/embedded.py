@@ -1,7 +1,8 @@
 """The embedded default's worker: on one machine without Redis, the web process sweeps deadlines itself.
 
 Started by ``odr.asgi`` when ``ODR_EMBEDDED_SWEEP`` is on (``make run`` sets it): a daemon thread calling
-the same ``deadline_sweep`` that Celery beat schedules in a deployment.
+the same ``deadline_sweep`` (and, every ``ODR_RISK_SCAN_SECONDS``, the risk scan) that Celery beat
+schedules in a deployment.
 """
 
 import logging
@@ -15,15 +16,22 @@ _started = threading.Event()
 
 
 def _loop(stop: threading.Event) -> None:
+    import time
+
     from cases.deadlines import sweep_all
     from notifications.services import delivery_retry_sweep
+    from oversight.risk import scan
 
+    next_scan = time.monotonic()
     while not stop.wait(settings.ODR_SWEEP_SECONDS):
         try:
             delivery_retry_sweep()
             done = sweep_all()
             if any(done.values()):
                 logger.info("embedded sweep: %s", done)
+            if time.monotonic() >= next_scan:  # the risk scan, as beat schedules it in a deployment
+                next_scan = time.monotonic() + settings.ODR_RISK_SCAN_SECONDS
+                scan()
         except Exception:
             logger.exception("embedded sweep failed")
         finally:

@@ -32,3 +32,18 @@ class UserLocaleMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Content-Language", translation.get_language())
         return response
+
+
+class HealthCheckMiddleware:
+    """``GET /healthz`` answered first, before the host check: the orchestrator's probe reaches the process
+    by its own address (127.0.0.1:8000), which is not one of the site's ``ALLOWED_HOSTS``."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path == "/healthz" and request.method in ("GET", "HEAD"):
+            from django.http import JsonResponse
+
+            return JsonResponse({"status": "ok"})
+        return self.get_response(request)

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "odr.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -142,12 +143,13 @@ if REDIS_URL:
             # 5 s and drop idle websockets, so reads on the layer's connections never time out.
             # A process's queue holds up to ``capacity`` messages for its connections (channels-redis's
             # default, 100, overflows when a room of 100 joins at once: presence replies fail and group
-            # messages are dropped); a dead process's group memberships expire after a day by default.
+            # messages are dropped). Group memberships last ``group_expiry`` (a day): connections open longer
+            # than that stop hearing their groups, so keep it above the longest session.
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
                 "prefix": os.environ.get("ODR_CHANNEL_PREFIX", "odr"),
                 "capacity": int(os.environ.get("ODR_CHANNEL_CAPACITY", "5000")),
-                "group_expiry": int(os.environ.get("ODR_CHANNEL_GROUP_EXPIRY", "3600")),
+                "group_expiry": int(os.environ.get("ODR_CHANNEL_GROUP_EXPIRY", "86400")),
             },
         }
     }

@@ -5,7 +5,10 @@ windows are whole UTC days: "this week" is today and the six days before it; the
 weeks before that.
 
 **Complaint spikes** (per merchant) and **category bursts** (per category and country pair): this week's
-count ``x`` against the twelve baseline weeks ``b``. Two tests must agree before an alert is raised:
+count ``x`` against the baseline weeks ``b``: the twelve weeks before, or the weeks since the subject's
+first filing when that is more recent (weeks before a merchant's first case are not weeks without
+complaints); a subject with fewer than four such weeks is not tested yet. Two tests must agree before an
+alert is raised:
 
 - a Poisson test: ``p = P(X >= x)`` for ``X ~ Poisson(lambda)``, ``lambda = max(mean(b), 0.5)``, and
   ``p < ODR_ALERT_P_VALUE`` (default 0.001). Complaint counts are small counts, for which the Poisson
@@ -37,6 +40,7 @@ import math
 import statistics
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
@@ -48,6 +52,8 @@ from .models import AlertKind, AlertStatus, MerchantStats, RiskAlert
 from .summaries import filed_cases
 
 WEEKS = 12
+#: A subject needs this many baseline weeks since its first filing before its counts are tested.
+MIN_HISTORY_WEEKS = 4
 REPEAT_AFTER = dt.timedelta(days=7)
 
 
@@ -151,25 +157,71 @@ def _weekly(now: dt.datetime, group: tuple[str, ...]) -> dict[tuple, list[int]]:
     return weeks
 
 
+def _with_history(weekly: dict[tuple, list[int]], group: tuple[str, ...], now) -> dict[tuple, list[int]]:
+    """Each subject's weeks cut to the baseline weeks it existed for (since its first filing ever); those
+    with fewer than ``MIN_HISTORY_WEEKS`` are left out: weeks before a merchant's first case are not weeks
+    of zero complaints, and a new merchant's steady volume is no spike."""
+    today = now.astimezone(dt.UTC).date()
+    oldest = dt.datetime.combine(today - dt.timedelta(days=7 * (WEEKS + 1) - 1), dt.time(), dt.UTC)
+    young = [key for key, weeks in weekly.items() if weeks[-1] == 0]  # nothing in the oldest week
+    first: dict[tuple, dt.date] = {}
+    if young:
+        rows = filed_cases().filter(filed_at__lt=oldest).values(*group).annotate(n=Count("pk")).order_by()
+        older = {tuple(row[g] for g in group) for row in rows}
+        for key in young:
+            if key not in older:
+                weeks = weekly[key]
+                oldest_week = max(i for i, n in enumerate(weeks) if n) if any(weeks) else 0
+                first[key] = today - dt.timedelta(days=7 * oldest_week + 6)
+    kept = {}
+    for key, weeks in weekly.items():
+        if key in first:
+            # Whole baseline weeks since the first filing (the week of the first filing counts in full).
+            full = min(WEEKS, (today - first[key]).days // 7)
+            weeks = weeks[: full + 1]
+        if len(weeks) - 1 >= MIN_HISTORY_WEEKS:
+            kept[key] = weeks
+    return kept
+
+
 def _recent(kind, now, **subject) -> bool:
     return RiskAlert.objects.filter(kind=kind, created_at__gte=now - REPEAT_AFTER, **subject).exists()
 
 
+SCAN_LOCK = "oversight:risk-scan"
+
+
 def scan(now: dt.datetime | None = None) -> list[RiskAlert]:
-    """Run every test, store and notify the new alerts, and rescore the merchants. Returns the new alerts."""
+    """Run every test, store and notify the new alerts, and rescore the merchants. Returns the new alerts.
+
+    One scan at a time (a lock in the cache, i.e. Redis when deployed): a second one started meanwhile
+    (beat's next tick, ``stats_rebuild``) returns at once instead of raising the same alerts twice."""
+    if not cache.add(SCAN_LOCK, 1, timeout=1800):
+        return []
+    try:
+        return _scan(now)
+    finally:
+        cache.delete(SCAN_LOCK)
+
+
+def _scan(now: dt.datetime | None) -> list[RiskAlert]:
     now = now or timezone.now()
     window_start = dt.datetime.combine(now.astimezone(dt.UTC).date() - dt.timedelta(days=6), dt.time(), dt.UTC)
     min_count = settings.ODR_ALERT_MIN_COUNT
     raised: list[RiskAlert] = []
     spikes: dict[int, CountTest] = {}
 
-    for (merchant_id,), weeks in _weekly(now, ("merchant_id",)).items():
+    group = ("merchant_id",)
+    weekly = _weekly(now, group)
+    for (merchant_id,), weeks in _with_history(weekly, group, now).items():
         test = count_test(weeks)
         spikes[merchant_id] = test
         if test.flagged(min_count) and not _recent(AlertKind.COMPLAINT_SPIKE, now, merchant_id=merchant_id):
             raised.append(_alert(AlertKind.COMPLAINT_SPIKE, test, window_start, now, merchant_id=merchant_id))
 
-    for (category, cc, mc), weeks in _weekly(now, ("category", "consumer_country", "merchant_country")).items():
+    group = ("category", "consumer_country", "merchant_country")
+    weekly = _weekly(now, group)
+    for (category, cc, mc), weeks in _with_history(weekly, group, now).items():
         test = count_test(weeks)
         subject = {"category": category, "consumer_country": cc, "merchant_country": mc}
         if test.flagged(2 * min_count) and not _recent(AlertKind.CATEGORY_BURST, now, merchant=None, **subject):
@@ -180,7 +232,9 @@ def scan(now: dt.datetime | None = None) -> list[RiskAlert]:
         for alert in raised:
             alert.save()
         _notify(raised)
-        _rescore(now, spikes)
+    # Outside that transaction, a thousand merchants at a time, in id order: a case move waits for its
+    # merchant's row only as long as one batch takes.
+    _rescore(now, spikes)
     return raised
 
 
@@ -280,7 +334,7 @@ def _rescore(now, spikes: dict[int, CountTest]) -> None:
     ):
         open_kinds.setdefault(merchant_id, set()).add(kind)
     batch = []
-    for row in MerchantStats.objects.all().iterator(chunk_size=2000):
+    for row in MerchantStats.objects.order_by("merchant_id").iterator(chunk_size=2000):
         test = spikes.get(row.merchant_id)
         strength = min(10.0, -math.log10(max(test.p_value, 1e-300))) if test and test.observed >= 3 else 0.0
         score = strength

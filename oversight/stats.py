@@ -12,8 +12,8 @@ import dataclasses
 import datetime as dt
 from decimal import Decimal
 
-from django.db.models import Count, Q, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import BigIntegerField, Count, F, Q, Sum, Value
+from django.db.models.functions import Cast, Coalesce, Round
 from django.utils import timezone
 
 from cases.models import Deadline
@@ -277,17 +277,24 @@ def _as_date(value) -> dt.date:
 
 # --- the merchant table -----------------------------------------------------------------------------------
 
-#: The orderings the merchant table offers, worst first (each ends with the merchant's id, for a stable
-#: cursor). Rates and times a merchant has none of yet sort last: they are ordered through a stand-in
-#: value beyond every real one, since a cursor cannot stand on an empty value.
+#: The orderings the merchant table offers, worst first. Each is one unique whole number per row (the
+#: figure scaled, then the merchant's id), because a cursor stands on the first ordering value alone:
+#: with ties it would count its way through them by offset, which stops after a thousand. Rates and
+#: times a merchant has none of yet sort last.
 MERCHANT_ORDERINGS = {
-    "risk": ("-risk_score", "-cases", "merchant_id"),
-    "cases": ("-cases", "merchant_id"),
-    "response_rate": ("sort_response_rate", "merchant_id"),
-    "compliance_rate": ("sort_compliance_rate", "merchant_id"),
-    "median_response_hours": ("-sort_median_response_hours", "merchant_id"),
-    "non_compliant": ("-comp_non_compliant", "merchant_id"),
+    "risk": ("-sort_risk",),
+    "cases": ("-sort_cases",),
+    "response_rate": ("sort_response_rate",),
+    "compliance_rate": ("sort_compliance_rate",),
+    "median_response_hours": ("-sort_median_response_hours",),
+    "non_compliant": ("-sort_non_compliant",),
 }
+_ID_SPAN = 10**9  # merchant ids stay below this
+
+
+def _sort_key(figure) -> Cast:
+    """``round(figure) * 10^9 + merchant id``, as a 64-bit integer: unique, and ordered by the figure."""
+    return Cast(Round(figure) * Value(_ID_SPAN) + F("merchant_id"), BigIntegerField())
 
 
 def merchant_rows(*, country: str = "", search: str = "", merchant: int | None = None):
@@ -295,9 +302,13 @@ def merchant_rows(*, country: str = "", search: str = "", merchant: int | None =
         MerchantStats.objects.select_related("merchant")
         .filter(cases__gt=0)
         .annotate(
-            sort_response_rate=Coalesce("response_rate", Value(2.0)),
-            sort_compliance_rate=Coalesce("compliance_rate", Value(2.0)),
-            sort_median_response_hours=Coalesce("median_response_hours", Value(-1.0)),
+            # Descending orders use the merchant id descending too; that is fine: it only breaks ties.
+            sort_risk=_sort_key(F("risk_score") * Value(1000.0)),
+            sort_cases=_sort_key(F("cases")),
+            sort_non_compliant=_sort_key(F("comp_non_compliant")),
+            sort_response_rate=_sort_key(Coalesce("response_rate", Value(2.0)) * Value(10000.0)),
+            sort_compliance_rate=_sort_key(Coalesce("compliance_rate", Value(2.0)) * Value(10000.0)),
+            sort_median_response_hours=_sort_key(Coalesce("median_response_hours", Value(-1.0)) * Value(100.0)),
         )
     )
     if country:

@@ -4,15 +4,18 @@ Every filed case contributes to one ``CaseCell`` (its month, country pair, categ
 duration histograms and to its merchant's row. ``contribution(case)`` says what it contributes now, as a
 pure function of the case's fields; the lifecycle takes it before and after each move and ``apply`` writes
 the difference (decrements and increments, by upsert) in the same transaction, so a reader always sees
-figures that match the committed cases. Rows are written in one fixed order (cell, durations, merchant,
-its response histogram) so that concurrent moves wait for each other instead of deadlocking.
+figures that match the committed cases. Rows are written in one fixed order (``WRITE_ORDER``, then by
+key) so that concurrent moves wait for each other instead of deadlocking; the sweep defers a batch's
+writes to its end (``deferred``) so that it keeps that order across the batch too.
 
 ``rebuild()`` recomputes every row from the cases table by GROUP BY (``manage.py stats_rebuild``, after a
 bulk load or to check the running figures against the source).
 """
 
+import contextlib
 import dataclasses
 import datetime as dt
+import threading
 from collections import Counter
 from decimal import Decimal
 
@@ -130,38 +133,99 @@ def _difference(before: dict, after: dict) -> dict:
     return {k: after.get(k, 0) - before.get(k, 0) for k in keys if after.get(k, 0) != before.get(k, 0)}
 
 
+#: The order every transaction writes summary rows in (then by key): two transactions never wait for
+#: each other in a cycle, whatever mix of moves, sweeps and firings they hold.
+WRITE_ORDER = {CaseCell: 0, DurationCell: 1, BreachCell: 2, MerchantStats: 3, MerchantResponseCell: 4}
+#: The counters the merchant's rates are derived from (a move touching none of them leaves the rates).
+RATE_INPUTS = {"responded", "defaulted", "comp_confirmed", "comp_late", "comp_non_compliant"}
+
+
+class Pending:
+    """Summary deltas not yet written: merged per row, written in ``WRITE_ORDER`` and key order."""
+
+    def __init__(self):
+        self.rows: dict[tuple, Counter] = {}
+
+    def add(self, model, key: dict, deltas: dict) -> None:
+        row = self.rows.setdefault((WRITE_ORDER[model], model._meta.label, tuple(key.items())), Counter())
+        row.update(deltas)
+
+    def merge(self, other: "Pending") -> None:
+        for row, deltas in other.rows.items():
+            self.rows.setdefault(row, Counter()).update(deltas)
+
+    def write(self) -> None:
+        derive = set()
+        for (rank, _label, key), deltas in sorted(self.rows.items(), key=lambda item: item[0]):
+            model = next(m for m, r in WRITE_ORDER.items() if r == rank)
+            changed = {k: v for k, v in deltas.items() if v}
+            if not changed:
+                continue
+            key = dict(key)
+            _bump(model, key, changed)
+            if model is MerchantResponseCell or (model is MerchantStats and RATE_INPUTS & set(changed)):
+                derive.add(key["merchant_id"])
+        if derive:
+            _merchant_derive(sorted(derive))
+        self.rows = {}
+
+
+_local = threading.local()
+
+
+@contextlib.contextmanager
+def deferred():
+    """Collect the summary writes of what runs inside and write them, merged and in ``WRITE_ORDER``, when
+    the block ends well (nested: handed to the enclosing block; an exception discards them, as its
+    savepoint's rollback discards the moves). The deadline sweep fires a batch of deadlines in one
+    transaction this way, so it never holds one merchant's row while waiting for another cell."""
+    outer = getattr(_local, "pending", None)
+    pending = _local.pending = Pending()
+    try:
+        yield pending
+    finally:
+        _local.pending = outer
+    if outer is not None:
+        outer.merge(pending)
+    else:
+        pending.write()
+
+
+def _submit(pending: Pending) -> None:
+    current = getattr(_local, "pending", None)
+    if current is not None:
+        current.merge(pending)
+    else:
+        pending.write()
+
+
 def apply(before: Contribution | None, after: Contribution | None) -> None:
     """Write what changed between two contributions of one case (call inside the case's transaction)."""
     if before == after:
         return
-    cells: dict[tuple, dict] = {}
+    pending = Pending()
     if before is not None:
-        cells[before.cell] = _difference(before.counts, {})
+        pending.add(CaseCell, dict(zip(CELL_KEY, before.cell, strict=True)), {k: -v for k, v in before.counts.items()})
+        for month, measure, stage, value in before.durations:
+            pending.add(
+                DurationCell, {"month": month, "measure": measure, "stage": stage, "value": value}, {"count": -1}
+            )
+        pending.add(MerchantStats, {"merchant_id": before.merchant_id}, {k: -v for k, v in before.merchant.items()})
+        if before.response_hours is not None:
+            key = {"merchant_id": before.merchant_id, "hours": before.response_hours}
+            pending.add(MerchantResponseCell, key, {"count": -1})
     if after is not None:
-        cells[after.cell] = _difference(before.counts if before and before.cell == after.cell else {}, after.counts)
-    for key in sorted(cells):
-        _bump(CaseCell, dict(zip(CELL_KEY, key, strict=True)), cells[key])
-
-    durations = Counter(after.durations if after else ())
-    durations.subtract(before.durations if before else ())
-    for (month, measure, stage, value), n in sorted(durations.items()):
-        if n:
-            _bump(DurationCell, {"month": month, "measure": measure, "stage": stage, "value": value}, {"count": n})
-
-    merchants: dict[int, dict] = {}
-    if before is not None:
-        merchants[before.merchant_id] = _difference(before.merchant, {})
-    if after is not None:
-        old = before.merchant if before and before.merchant_id == after.merchant_id else {}
-        merchants[after.merchant_id] = _difference(old, after.merchant)
-    for merchant_id in sorted(merchants):
-        responses = Counter()
-        if after is not None and after.merchant_id == merchant_id and after.response_hours is not None:
-            responses[after.response_hours] += 1
-        if before is not None and before.merchant_id == merchant_id and before.response_hours is not None:
-            responses[before.response_hours] -= 1
-        if merchants[merchant_id] or any(responses.values()):
-            _merchant_bump(merchant_id, merchants[merchant_id], responses)
+        pending.add(CaseCell, dict(zip(CELL_KEY, after.cell, strict=True)), after.counts)
+        for month, measure, stage, value in after.durations:
+            pending.add(
+                DurationCell, {"month": month, "measure": measure, "stage": stage, "value": value}, {"count": 1}
+            )
+        pending.add(MerchantStats, {"merchant_id": after.merchant_id}, after.merchant)
+        if after.response_hours is not None:
+            pending.add(
+                MerchantResponseCell, {"merchant_id": after.merchant_id, "hours": after.response_hours}, {"count": 1}
+            )
+    _submit(pending)
 
 
 def breach_count(deadline: Deadline) -> None:
@@ -171,6 +235,7 @@ def breach_count(deadline: Deadline) -> None:
     case = deadline.case
     if case.filed_at is None:
         return
+    pending = Pending()
     key = {
         "month": month_of(case.filed_at),
         "consumer_country": str(case.consumer_country),
@@ -178,22 +243,10 @@ def breach_count(deadline: Deadline) -> None:
         "category": case.category,
         "kind": deadline.kind,
     }
-    _bump(BreachCell, key, {"count": 1})
+    pending.add(BreachCell, key, {"count": 1})
     if deadline.kind in MERCHANT_BREACH_KINDS:
-        _merchant_bump(case.merchant_id, {"breaches": 1}, Counter())
-
-
-#: The counters the merchant's rates are derived from (a move touching none of them leaves the rates).
-RATE_INPUTS = {"responded", "defaulted", "comp_confirmed", "comp_late", "comp_non_compliant"}
-
-
-def _merchant_bump(merchant_id: int, deltas: dict, responses: Counter) -> None:
-    _bump(MerchantStats, {"merchant_id": merchant_id}, deltas)
-    for hours, n in sorted(responses.items()):
-        if n:
-            _bump(MerchantResponseCell, {"merchant_id": merchant_id, "hours": hours}, {"count": n})
-    if RATE_INPUTS & set(deltas) or any(responses.values()):
-        _merchant_derive([merchant_id])
+        pending.add(MerchantStats, {"merchant_id": case.merchant_id}, {"breaches": 1})
+    _submit(pending)
 
 
 def _bump(model, key: dict, deltas: dict) -> None:

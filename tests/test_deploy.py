@@ -97,3 +97,10 @@ def test_the_env_example_names_every_secret_to_change():
         assert "change-me" in example[key]
     assert example["ODR_HTTPS"] == "1"
     assert "deploy/odr.env" in (ROOT / ".gitignore").read_text().split()
+
+
+def test_the_health_check_answers_the_probe_on_the_process_address(client, settings):
+    """The compose health check asks http://127.0.0.1:8000/healthz; the site's hosts do not include that."""
+    settings.ALLOWED_HOSTS = ["odr.example.org"]
+    assert client.get("/healthz", HTTP_HOST="127.0.0.1:8000").json() == {"status": "ok"}
+    assert client.get("/", HTTP_HOST="127.0.0.1:8000").status_code == 400

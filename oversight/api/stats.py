@@ -64,8 +64,12 @@ def _month(value: str, field: str) -> dt.date:
             raise ValueError
         year, month, day = int(match[1]), int(match[2]), int(match[3] or 1)
         dt.date(year, month, day)  # a real date
+        if not 2000 <= year <= 2999:
+            raise ValueError
     except ValueError:
-        raise ValidationFailed(fields={field: [_("Give a month as YYYY-MM (or a date as YYYY-MM-DD).")]}) from None
+        raise ValidationFailed(
+            fields={field: [_("Give a month as YYYY-MM (or a date as YYYY-MM-DD), from 2000 to 2999.")]}
+        ) from None
     return dt.date(year, month, 1)
 
 

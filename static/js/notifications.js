@@ -17,6 +17,7 @@
       bell.appendChild(badge);
     }
     badge.textContent = String(parseInt(badge.textContent, 10) + 1);
-    bell.setAttribute("data-last", data.title + " " + data.case.reference);
+    // A risk alert for the operators has no case.
+    bell.setAttribute("data-last", data.case ? data.title + " " + data.case.reference : data.title);
   });
 })();
