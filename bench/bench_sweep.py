@@ -7,7 +7,7 @@ breach (the statistics' ``BreachCell``), appends ``deadline_fired`` to the case'
 operators -- the full work of a firing, with nothing cancelling the others. Two worker processes
 (``celery worker -c 1`` each, the machine's two cores) share the rows by ``SKIP LOCKED``; sweeps are sent
 as beat would, while rows remain. The clock stops when none is running, or at
-``ODR_BENCH_SWEEP_MAX_SECONDS`` (240) with the count fired so far. Duplicates: deadline_fired events
+``ODR_BENCH_SWEEP_MAX_SECONDS`` (150) with the count fired so far. Duplicates: deadline_fired events
 per (case, due time) above one, and events beyond the fired rows.
 """
 
@@ -21,7 +21,7 @@ DB = "odr_bench_sweep"
 PG = {"host": "127.0.0.1", "port": "5432", "user": "postgres"}
 DEADLINES = int(os.environ.get("ODR_BENCH_SWEEP_DEADLINES", "100000"))
 PER_CASE = 20
-MAX_SECONDS = float(os.environ.get("ODR_BENCH_SWEEP_MAX_SECONDS", "240"))
+MAX_SECONDS = float(os.environ.get("ODR_BENCH_SWEEP_MAX_SECONDS", "150"))
 
 SETUP = """
 import datetime as dt
