@@ -9,6 +9,7 @@ and reach every member on every ASGI process through the channel layer.
 """
 
 import contextlib
+import logging
 import time
 from urllib.parse import parse_qs
 
@@ -18,6 +19,8 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.contrib.auth.models import AnonymousUser
 
 from odr.errors import DomainError
+
+logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_MEMBER = 4403
@@ -86,9 +89,15 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def disconnect(self, code):
         if hasattr(self, "group"):
-            await self._presence("left")
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-            await self.channel_layer.group_discard(case_group(self.case_id), self.channel_name)
+            try:
+                # Best effort: when many leave at once the layer may refuse a send (its connection pool
+                # or a queue full); the others then learn it from their next presence.
+                await self._presence("left")
+            except Exception:
+                logger.warning("chat: could not announce that %s left %s", self.user.pk, self.group, exc_info=True)
+            finally:
+                await self.channel_layer.group_discard(self.group, self.channel_name)
+                await self.channel_layer.group_discard(case_group(self.case_id), self.channel_name)
 
     async def _presence(self, status):
         await self.channel_layer.group_send(
