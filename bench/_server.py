@@ -169,3 +169,29 @@ class Client:
 
     def close(self) -> None:
         self.conn.close()
+
+
+#: The PostgreSQL server the benchmarks' own databases live on.
+PG = {"host": "127.0.0.1", "port": "5432", "user": "postgres"}
+
+
+def psql(sql: str, db: str = "postgres") -> str:
+    """One SQL statement through ``psql`` on ``PG``; its unaligned output."""
+    done = subprocess.run(
+        ["psql", "-h", PG["host"], "-p", PG["port"], "-U", PG["user"], "-d", db, "-tAc", sql],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def database_url(db: str) -> str:
+    return f"postgres://{PG['user']}@{PG['host']}:{PG['port']}/{db}"
+
+
+def ensure_database(db: str, env: dict) -> None:
+    """Create ``db`` on ``PG`` if missing, and migrate it."""
+    if psql(f"SELECT 1 FROM pg_database WHERE datname = '{db}'") != "1":
+        psql(f'CREATE DATABASE "{db}"')
+    manage(["migrate", "--noinput", "-v0"], env, timeout=600)

@@ -18,10 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench._server import ROOT, Server, app_env, manage, python
+from bench._server import PG, ROOT, Server, app_env, database_url, ensure_database, psql, python
 
 DB = "odr_bench_filing"
-PG = {"host": "127.0.0.1", "port": "5432", "user": "postgres"}
 CLIENTS = int(os.environ.get("ODR_BENCH_FILING_CLIENTS", "16"))
 SECONDS = float(os.environ.get("ODR_BENCH_FILING_SECONDS", "8"))
 RUNS = 3
@@ -48,22 +47,6 @@ print(json.dumps(clients))
 """
 
 
-def _psql(sql: str, db: str = "postgres") -> str:
-    done = subprocess.run(
-        ["psql", "-h", PG["host"], "-p", PG["port"], "-U", PG["user"], "-d", db, "-tAc", sql],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
-
-
-def _database(env: dict) -> None:
-    if _psql(f"SELECT 1 FROM pg_database WHERE datname = '{DB}'") != "1":
-        _psql(f'CREATE DATABASE "{DB}"')
-    manage(["migrate", "--noinput", "-v0"], env, timeout=600)
-
-
 def _clients(env: dict) -> list[dict]:
     code = "import django; django.setup()\n" + SETUP.replace("__CLIENTS__", str(CLIENTS))
     done = subprocess.run(
@@ -75,7 +58,7 @@ def _clients(env: dict) -> list[dict]:
 
 
 def _pgbench() -> list[float]:
-    _psql(
+    psql(
         "CREATE TABLE IF NOT EXISTS bench_insert (id bigserial PRIMARY KEY, payload text NOT NULL, "
         "created_at timestamptz NOT NULL DEFAULT now())",
         DB,
@@ -92,7 +75,7 @@ def _pgbench() -> list[float]:
         line = next(ln for ln in done.stdout.splitlines() if ln.startswith("tps ="))
         rates.append(float(line.split()[2]))
     os.unlink(script.name)
-    _psql("TRUNCATE bench_insert", DB)
+    psql("TRUNCATE bench_insert", DB)
     return rates
 
 
@@ -120,12 +103,12 @@ def _pct(samples: list[float], fraction: float) -> float:
 
 def run() -> list[str]:
     env = app_env(
-        f"postgres://{PG['user']}@{PG['host']}:{PG['port']}/{DB}",
+        database_url(DB),
         ODR_THROTTLE_FILING="1000000/hour",
         ODR_THROTTLE_USER="1000000/min",
         EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
     )
-    _database(env)
+    ensure_database(DB, env)
     clients = _clients(env)
     lines = [f"machine: {os.cpu_count()} cores; {CLIENTS} clients, {SECONDS:.0f} s per run, {RUNS} runs"]
 

@@ -15,10 +15,9 @@ import os
 import subprocess
 import time
 
-from bench._server import ROOT, app_env, manage, python
+from bench._server import ROOT, app_env, database_url, ensure_database, manage, psql, python
 
 DB = "odr_bench_sweep"
-PG = {"host": "127.0.0.1", "port": "5432", "user": "postgres"}
 DEADLINES = int(os.environ.get("ODR_BENCH_SWEEP_DEADLINES", "100000"))
 PER_CASE = 20
 MAX_SECONDS = float(os.environ.get("ODR_BENCH_SWEEP_MAX_SECONDS", "150"))
@@ -54,16 +53,6 @@ print(fired, running, events, dupes)
 """
 
 
-def _psql(sql: str) -> str:
-    done = subprocess.run(
-        ["psql", "-h", PG["host"], "-p", PG["port"], "-U", PG["user"], "-d", "postgres", "-tAc", sql],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
-
-
 def _django(code: str, env: dict) -> str:
     done = subprocess.run(
         [python(), "-c", "import django; django.setup()\n" + code],
@@ -84,16 +73,13 @@ def _send_sweeps(env: dict, n: int) -> None:
 
 def run() -> list[str]:
     env = app_env(
-        f"postgres://{PG['user']}@{PG['host']}:{PG['port']}/{DB}",
+        database_url(DB),
         EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
         REDIS_URL="redis://127.0.0.1:6379/8",
     )
-    if _psql(f"SELECT 1 FROM pg_database WHERE datname = '{DB}'") != "1":
-        _psql(f'CREATE DATABASE "{DB}"')
-    manage(["migrate", "--noinput", "-v0"], env, timeout=600)
+    ensure_database(DB, env)
     # Last run's leftovers (a capped run leaves rows running): fired, not counted.
-    _psql_db = ["psql", "-h", PG["host"], "-U", PG["user"], "-d", DB, "-tAc"]
-    subprocess.run([*_psql_db, "UPDATE cases_deadline SET status = 'cancelled' WHERE status = 'running'"], check=True)
+    psql("UPDATE cases_deadline SET status = 'cancelled' WHERE status = 'running'", DB)
     cases = DEADLINES // PER_CASE
     manage(["seed_bulk", "--cases", str(int(cases * 1.25) + 50), "--seed", str(int(time.time()))], env, timeout=900)
     before = [int(x) for x in _django(COUNT, env).split()]

@@ -36,10 +36,21 @@ def register_data() -> dict:
     """The public compliance register: merchants under an active sanction, and anonymised outcomes.
 
     Only counts and rates; no consumer, no case reference. Cached for a minute (in Redis when deployed)."""
-    data = cache.get(REGISTER_CACHE_KEY)
-    # The age is checked against the platform's clock as well as left to the cache's expiry.
-    if data is not None and timezone.now() - data["generated_at"] < dt.timedelta(seconds=REGISTER_CACHE_SECONDS):
+    return cached(REGISTER_CACHE_KEY, REGISTER_CACHE_SECONDS, _register)
+
+
+def cached(key: str, seconds: int, compute) -> dict:
+    """``compute()`` (a dict) stamped with ``generated_at``, kept in the cache for ``seconds``. The age is
+    checked against the platform's clock as well as left to the cache's expiry."""
+    data = cache.get(key)
+    if data is not None and timezone.now() - data["generated_at"] < dt.timedelta(seconds=seconds):
         return data
+    data = {"generated_at": timezone.now(), **compute()}
+    cache.set(key, data, seconds)
+    return data
+
+
+def _register() -> dict:
     active = (
         Sanction.objects.filter(lifted_at__isnull=True)
         .select_related("merchant")
@@ -93,9 +104,7 @@ def register_data() -> dict:
     )  # fmt: skip
     decided = outcomes["complied"] + outcomes["non_compliant"]
     outcomes["compliance_rate"] = round(outcomes["complied"] / decided, 4) if decided else None
-    data = {"generated_at": timezone.now(), "sanctioned_merchants": listed, "outcomes": outcomes}
-    cache.set(REGISTER_CACHE_KEY, data, REGISTER_CACHE_SECONDS)
-    return data
+    return {"sanctioned_merchants": listed, "outcomes": outcomes}
 
 
 def register_forget() -> None:

@@ -31,7 +31,8 @@ from .models import (
     MerchantStats,
     Sanction,
 )
-from .summaries import BREACH_KINDS, case_measures, filed_cases, month_expression, percentile, rate, to_minor
+from .selectors import cached
+from .summaries import BREACH_KINDS, as_date, case_measures, filed_cases, month_expression, percentile, rate, to_minor
 
 #: The stages a dispute can end in, for the durations by stage.
 STAGES = ["filed", "jurisdiction", "negotiation", "mediation", "arbitration", "defaulted"]
@@ -137,7 +138,7 @@ def overview(f: Filters, *, source: str | None = None) -> dict:
 
     by_month = [
         {
-            "month": _as_date(row["month"]).strftime("%Y-%m"),
+            "month": as_date(row["month"]).strftime("%Y-%m"),
             "cases": row["cases"],
             "settled": row["res_settled"],
             "awarded": row["res_awarded"],
@@ -271,10 +272,6 @@ def _money(minor: int, currency: str) -> dict:
     return {"amount": str(Decimal(minor).scaleb(-minor_units().get(currency, 2))), "currency": currency}
 
 
-def _as_date(value) -> dt.date:
-    return value.date() if isinstance(value, dt.datetime) else value
-
-
 # --- the merchant table -----------------------------------------------------------------------------------
 
 #: The orderings the merchant table offers, worst first. Each is one unique whole number per row (the
@@ -362,11 +359,10 @@ def transparency() -> dict:
     """Anonymised totals and outcomes by quarter of filing, newest first (no merchant, no person, no
     country): cases filed, how they ended, how often outcomes were carried out, and how long disputes
     took. Cached for ten minutes."""
-    from django.core.cache import cache
+    return cached(TRANSPARENCY_CACHE_KEY, TRANSPARENCY_CACHE_SECONDS, _quarters)
 
-    data = cache.get(TRANSPARENCY_CACHE_KEY)
-    if data is not None and timezone.now() - data["generated_at"] < dt.timedelta(seconds=TRANSPARENCY_CACHE_SECONDS):
-        return data
+
+def _quarters() -> dict:
     names = ["cases", *(f"res_{r}" for r in RESOLUTIONS), *(f"comp_{c}" for c in COMPLIANCE_CLASSES)]
     quarters: dict[str, dict] = {}
     for row in CaseCell.objects.values("month").annotate(**{n: Sum(n) for n in names}).order_by():
@@ -394,6 +390,4 @@ def transparency() -> dict:
                 "median_days_to_resolution": percentile(_merge(q["days"]), 0.5),
             }
         )
-    data = {"generated_at": timezone.now(), "quarters": rows}
-    cache.set(TRANSPARENCY_CACHE_KEY, data, TRANSPARENCY_CACHE_SECONDS)
-    return data
+    return {"quarters": rows}

@@ -136,6 +136,7 @@ def _difference(before: dict, after: dict) -> dict:
 #: The order every transaction writes summary rows in (then by key): two transactions never wait for
 #: each other in a cycle, whatever mix of moves, sweeps and firings they hold.
 WRITE_ORDER = {CaseCell: 0, DurationCell: 1, BreachCell: 2, MerchantStats: 3, MerchantResponseCell: 4}
+_MODEL_AT = {rank: model for model, rank in WRITE_ORDER.items()}
 #: The counters the merchant's rates are derived from (a move touching none of them leaves the rates).
 RATE_INPUTS = {"responded", "defaulted", "comp_confirmed", "comp_late", "comp_non_compliant"}
 
@@ -147,7 +148,7 @@ class Pending:
         self.rows: dict[tuple, Counter] = {}
 
     def add(self, model, key: dict, deltas: dict) -> None:
-        row = self.rows.setdefault((WRITE_ORDER[model], model._meta.label, tuple(key.items())), Counter())
+        row = self.rows.setdefault((WRITE_ORDER[model], tuple(key.items())), Counter())
         row.update(deltas)
 
     def merge(self, other: "Pending") -> None:
@@ -156,8 +157,8 @@ class Pending:
 
     def write(self) -> None:
         derive = set()
-        for (rank, _label, key), deltas in sorted(self.rows.items(), key=lambda item: item[0]):
-            model = next(m for m, r in WRITE_ORDER.items() if r == rank)
+        for (rank, key), deltas in sorted(self.rows.items(), key=lambda item: item[0]):
+            model = _MODEL_AT[rank]
             changed = {k: v for k, v in deltas.items() if v}
             if not changed:
                 continue
@@ -373,7 +374,7 @@ def rebuild() -> dict:
         for row in grouped.iterator(chunk_size=5000):
             for name in CELL_AMOUNTS:
                 row[name] = to_minor(row[name] or 0, row["currency"])
-            row["month"] = _as_date(row["month"])
+            row["month"] = as_date(row["month"])
             cells.append(CaseCell(**row))
         CaseCell.objects.bulk_create(cells, batch_size=5000)
 
@@ -394,7 +395,7 @@ def rebuild() -> dict:
             for row in rows.iterator(chunk_size=5000):
                 durations.append(
                     DurationCell(
-                        month=_as_date(row["month"]),
+                        month=as_date(row["month"]),
                         measure=measure,
                         stage=row[stage] if stage else "",
                         value=row[field],
@@ -413,7 +414,7 @@ def rebuild() -> dict:
         BreachCell.objects.bulk_create(
             [
                 BreachCell(
-                    month=_as_date(r["month"]),
+                    month=as_date(r["month"]),
                     consumer_country=r["case__consumer_country"],
                     merchant_country=r["case__merchant_country"],
                     category=r["case__category"],
@@ -466,5 +467,6 @@ def rebuild() -> dict:
     return {"cells": len(cells), "durations": len(durations), "merchants": len(stats)}
 
 
-def _as_date(value) -> dt.date:
+def as_date(value) -> dt.date:
+    """A date from what TruncMonth gives (a date on SQLite, a datetime on PostgreSQL)."""
     return value.date() if isinstance(value, dt.datetime) else value
