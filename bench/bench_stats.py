@@ -13,7 +13,7 @@ the requests of this process, sequentially over one keep-alive connection: ``ODR
 Beside each overview: the same overview computed from the cases
 table (``stats.overview(source="cases")``) and raw GROUP BYs, timed in a worker process on the same
 database (this process's own Django database may be another one), ``ODR_BENCH_COMPARE_RUNS`` times
-(default 10).
+(default 5).
 
 Run: ``make bench``, or ``ODR_BENCH_CASES=20000 ODR_BENCH_DB=odr_bench_small .venv/bin/python bench/run.py``.
 """
@@ -46,7 +46,7 @@ def _config() -> dict:
         "name": name,
         "url": f"{server}/{name}",
         "requests": int(os.environ.get("ODR_BENCH_REQUESTS", "200")),
-        "compare_runs": int(os.environ.get("ODR_BENCH_COMPARE_RUNS", "10")),
+        "compare_runs": int(os.environ.get("ODR_BENCH_COMPARE_RUNS", "5")),
         "budget": float(os.environ.get("ODR_BENCH_ENDPOINT_SECONDS", "90")),
     }
 
@@ -148,6 +148,8 @@ def _w_actors(_payload: dict) -> dict:
     top = MerchantStats.objects.order_by("-cases", "merchant_id").select_related("merchant").first()
     if top is None:
         raise RuntimeError("no merchant statistics: stats_rebuild did not run?")
+    sizes = MerchantStats.objects.filter(cases__gt=0).order_by("cases", "merchant_id")
+    typical = sizes[sizes.count() // 2]  # the median merchant by cases
     merchant_user = User.objects.filter(organisation_id=top.merchant_id, role=Role.MERCHANT).order_by("id").first()
     if merchant_user is None:
         merchant_user = User.objects.create_user(
@@ -186,6 +188,7 @@ def _w_actors(_payload: dict) -> dict:
             "token": Token.objects.get_or_create(user=merchant_user)[0].key,
             "visible": Case.objects.filter(merchant_id=top.merchant_id).exclude(status="draft").count(),
         },
+        "typical_merchant": {"id": typical.merchant_id, "cases": typical.cases},
         "consumer": {
             "id": consumer.pk,
             "cases": busiest["n"],
@@ -410,17 +413,20 @@ def run() -> list[str]:
         + f"; filed cases {status['filed']:,}"
     )
     merchant, consumer = actors["merchant"], actors["consumer"]
+    typical = actors["typical_merchant"]
     pair = actors["pair"]
     start, end = actors["months"]
     lines.append(
-        f"largest merchant #{merchant['id']} ({merchant['cases']:,} filed cases); consumer #{consumer['id']} "
+        f"largest merchant #{merchant['id']} ({merchant['cases']:,} filed cases), median merchant "
+        f"#{typical['id']} ({typical['cases']:,}); consumer #{consumer['id']} "
         f"({consumer['cases']} cases); largest pair {pair[0]}-{pair[1]} ({pair[2]:,}); 12 months {start}..{end}"
     )
     overviews = {
         "overview (summary, no filter)": {},
         f"overview from={start} to={end}": {"from": start, "to": end},
         f"overview {pair[0]}->{pair[1]}": {"consumer_country": pair[0], "merchant_country": pair[1]},
-        "overview merchant= (cases table)": {"merchant": str(merchant["id"])},
+        f"overview merchant=#{typical['id']} (median merchant)": {"merchant": str(typical["id"])},
+        f"overview merchant=#{merchant['id']} (largest merchant)": {"merchant": str(merchant["id"])},
     }
     n = cfg["requests"]
     http_results, api_bodies = {}, {}

@@ -16,16 +16,33 @@ def case_visible_q(user) -> Q | None:
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return None
     own = Q(consumer_id=user.pk)
+    role = _role_q(user)
+    return own if role is None else own | role
+
+
+def _role_q(user) -> Q | None:
+    """The cases ``user`` sees through their role (not as a consumer): None for a consumer."""
     not_draft = ~Q(status=Status.DRAFT)
     if user.role == policies.MERCHANT and user.organisation_id:
-        return own | (Q(merchant_id=user.organisation_id) & not_draft)
+        return Q(merchant_id=user.organisation_id) & not_draft
     if user.role == policies.MEDIATOR:
-        return own | (Q(mediator_id=user.pk) & not_draft)
+        return Q(mediator_id=user.pk) & not_draft
     if user.role == policies.ARBITRATOR:
-        return own | (Q(arbitrator_id=user.pk) & not_draft)
+        return Q(arbitrator_id=user.pk) & not_draft
     if user.role == policies.OPERATOR:
-        return own | not_draft
-    return own
+        return not_draft
+    return None
+
+
+def _list_q(user) -> Q | None:
+    """``case_visible_q`` for a list. A merchant's, neutral's or operator's own cases as a consumer are
+    rare; when they have none the OR is dropped, which lets PostgreSQL walk the role's (party, created_at)
+    index newest first instead of collecting every matching case to sort it (67 -> ms at 1M cases)."""
+    q = case_visible_q(user)
+    role = _role_q(user) if q is not None else None
+    if role is not None and not Case.objects.filter(consumer_id=user.pk).exists():
+        return role
+    return q
 
 
 def case_list_for(
@@ -44,7 +61,7 @@ def case_list_for(
     ``created_from``/``created_to`` bound the filing time (aware; from inclusive, to exclusive). ``order="deadline"``
     puts the cases whose running deadline ends soonest first (the merchant's inbox), then the newest.
     """
-    q = case_visible_q(user)
+    q = _list_q(user)
     if q is None:
         return Case.objects.none()
     qs = Case.objects.filter(q)

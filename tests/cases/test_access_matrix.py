@@ -15,12 +15,12 @@ import uuid
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
-from accounts.models import User
+from accounts.models import Role, User
 from cases import policies, selectors, services
 from cases.models import ACTIONS, Case
 from mediation.services import neutral_profile_set
 from odr.errors import NotFound
-from tests.factories import ALL_STATES, Cast, case_in, merchant_colleague, user
+from tests.factories import ALL_STATES, Cast, case_in, file_case, merchant_colleague, user
 
 #: The states in which ``case_in`` has assigned the cast's mediator / arbitrator.
 MEDIATOR_ASSIGNED = {"mediation", "arbitration", "awarded"}
@@ -386,3 +386,22 @@ def test_list_selector_get_selector_and_policy_agree_for_every_user_and_case(db)
             if by_status != {c.pk for c in cases if c.status == state and c.pk in listed}:
                 disagreements.append((str(viewer), "status filter", state))
     assert disagreements == []
+
+
+def test_a_merchant_user_lists_their_own_consumer_cases_beside_the_organisations(db):
+    """The case list drops the "own cases" branch for role users who have none (a faster plan); one who
+    does (a consumer who later joined a merchant's staff) still lists them, their draft included."""
+    cast, other = Cast.make(), Cast.make()
+    own_draft, own_filed = file_case(cast, submit=False), file_case(cast)
+    org_filed, _org_draft = file_case(other), file_case(other, submit=False)
+    User.objects.filter(pk=cast.consumer.pk).update(role=Role.MERCHANT, organisation=other.merchant.organisation)
+    joined = User.objects.get(pk=cast.consumer.pk)
+    colleague = merchant_colleague(other.merchant)
+
+    assert set(selectors.case_list_for(joined).values_list("pk", flat=True)) == {
+        own_draft.pk,
+        own_filed.pk,
+        org_filed.pk,
+    }
+    assert list(selectors.case_list_for(colleague).values_list("pk", flat=True)) == [org_filed.pk]
+    assert list(selectors.case_list_for(other.merchant, status="draft")) == []
