@@ -12,6 +12,7 @@ import zoneinfo
 from django.db import transaction
 from django.utils import timezone
 
+from notifications.services import operators_read_once
 from oversight import summaries
 
 from .calendars import business_days_before, deadline_after, quiet_hours_shift
@@ -162,8 +163,10 @@ def deadline_list_for_case(case: Case):
 
 
 # --- the sweep ----------------------------------------------------------------------------------
-def _fire(deadline: Deadline, now: dt.datetime) -> None:
-    """Apply the consequence of ``deadline`` and mark it fired, in the caller's transaction."""
+def _fire(deadline: Deadline, now: dt.datetime) -> Case:
+    """Apply the consequence of ``deadline`` and record on the case's log that it fired, in the caller's
+    transaction; return the case as it stands (locked). The sweep marks the row fired (for a whole batch
+    at once)."""
     from . import services  # the services import this module
 
     case = deadline.case
@@ -205,16 +208,20 @@ def _fire(deadline: Deadline, now: dt.datetime) -> None:
         compliance_confirm_by_silence(case_id=case.pk)
 
     locked = Case.objects.select_for_update().get(pk=case.pk)
-    deadline.status = DeadlineStatus.FIRED
-    deadline.closed_at = now
-    deadline.save(update_fields=["status", "closed_at"])
-    deadline.reminders.filter(status="pending").update(status="cancelled")
     summaries.breach_count(deadline)
     event_append(
         case=locked,
         type="deadline_fired",
         payload={"kind": kind, "party": deadline.party, "due_at": deadline.due_at, "status": locked.status},
     )
+    return locked
+
+
+def _mark_fired(ids: list[int], now: dt.datetime) -> None:
+    """Mark the batch's fired rows and cancel their pending reminders: two statements for the batch."""
+    if ids:
+        Deadline.objects.filter(pk__in=ids).update(status=DeadlineStatus.FIRED, closed_at=now)
+        Reminder.objects.filter(deadline_id__in=ids, status="pending").update(status="cancelled")
 
 
 def _submissions_closed(deadline: Deadline, now: dt.datetime) -> None:
@@ -290,19 +297,33 @@ def deadline_sweep(*, now: dt.datetime | None = None, batch: int = 100) -> int:
             )
             if not rows:
                 return fired
-            progressed = 0
+            done: list[int] = []
+            skipped = 0
+            moved: dict[int, Case] = {}  # the cases as this batch's firings left them
             # The statistics' rows are written once for the batch, in their fixed order (not fire by fire,
-            # which would hold some while waiting for others, for as long as the batch runs).
-            with summaries.deferred():
+            # which would hold some while waiting for others, for as long as the batch runs); the active
+            # operators, whom every firing notifies, are read once for the batch.
+            with summaries.deferred(), operators_read_once():
                 for deadline in rows:
+                    case = moved.get(deadline.case_id)
+                    if case is not None and case.status != deadline.case.status:
+                        # An earlier firing of this batch moved the case, which may have stopped this clock.
+                        deadline.refresh_from_db(fields=["status"])
+                        if deadline.status != DeadlineStatus.RUNNING:
+                            skipped += 1
+                            continue
+                        deadline.case = Case.objects.select_related("consumer", "merchant", "arbitrator").get(
+                            pk=deadline.case_id
+                        )
                     try:
                         with transaction.atomic(), summaries.deferred():
-                            _fire(deadline, now_)
-                        fired += 1
-                        progressed += 1
+                            moved[deadline.case_id] = _fire(deadline, now_)
+                        done.append(deadline.pk)
                     except Exception:
                         logger.exception("deadline %s (%s) could not fire", deadline.pk, deadline.kind)
-            if not progressed:
+                _mark_fired(done, now_)
+            fired += len(done)
+            if not done and not skipped:  # every row failed: leave them to the next sweep
                 return fired
 
 

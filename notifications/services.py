@@ -1,9 +1,11 @@
 """Writes of the notifications app: the outbox for case events, reading, webhook endpoints, deliveries."""
 
+import contextlib
 import datetime as dt
 import json
 import logging
 import secrets
+import threading
 import zoneinfo
 
 from django.conf import settings
@@ -45,6 +47,29 @@ RETRY_MAX_SECONDS = 7200
 GIVE_UP_AFTER = dt.timedelta(hours=24)
 
 
+_batch = threading.local()
+
+
+@contextlib.contextmanager
+def operators_read_once():
+    """Within this block (one transaction: a sweep's batch), the active operators are read once."""
+    _batch.operators = None
+    _batch.active = True
+    try:
+        yield
+    finally:
+        _batch.active = False
+        _batch.operators = None
+
+
+def _operators() -> list[User]:
+    if getattr(_batch, "active", False):
+        if _batch.operators is None:
+            _batch.operators = list(User.objects.filter(role=Role.OPERATOR, is_active=True))
+        return _batch.operators
+    return list(User.objects.filter(role=Role.OPERATOR, is_active=True))
+
+
 def _party_users(case, party: str) -> set[User]:
     if party == "consumer":
         return {case.consumer}
@@ -67,11 +92,11 @@ def _recipients(case, event) -> list[User]:
         # A reminder goes to whoever must act, not to everyone on the case.
         return sorted(_party_users(case, (event.payload or {}).get("party", "")), key=lambda u: u.pk)
     if event.type in OPERATORS_ONLY_EVENTS:
-        return sorted(User.objects.filter(role=Role.OPERATOR, is_active=True), key=lambda u: u.pk)
+        return sorted(_operators(), key=lambda u: u.pk)
     if event.type in MERCHANT_ONLY_EVENTS:
         return sorted(_party_users(case, "merchant"), key=lambda u: u.pk)
     if _for_operators_and_arbitrator(event):
-        people = set(User.objects.filter(role=Role.OPERATOR, is_active=True)) | _party_users(case, "arbitrator")
+        people = set(_operators()) | _party_users(case, "arbitrator")
         return sorted((p for p in people if p.is_active), key=lambda u: u.pk)
     people = {case.consumer}
     people.update(User.objects.filter(organisation_id=case.merchant_id, role=Role.MERCHANT, is_active=True))
@@ -79,7 +104,7 @@ def _recipients(case, event) -> list[User]:
         if neutral is not None:
             people.add(neutral)
     if event.type in OPERATOR_EVENTS:
-        people.update(User.objects.filter(role=Role.OPERATOR, is_active=True))
+        people.update(_operators())
     return sorted((p for p in people if p.is_active and p.pk != event.actor_id), key=lambda u: u.pk)
 
 
@@ -98,10 +123,10 @@ def notify_case_event(*, case, event) -> list[Notification]:
         transaction.on_commit(lambda n=notification: _push(n))
         if user.email:
             deliveries.append(Delivery(channel=Channel.EMAIL, notification=notification, event=event))
+    # The operators' alerts are not the merchant's business: no webhook for them.
     private = event.type in OPERATORS_ONLY_EVENTS or _for_operators_and_arbitrator(event)
-    for endpoint in WebhookEndpoint.objects.filter(organisation_id=case.merchant_id, active=True):
-        if private:  # not the merchant's business: the operators' alerts
-            break
+    endpoints = () if private else WebhookEndpoint.objects.filter(organisation_id=case.merchant_id, active=True)
+    for endpoint in endpoints:
         if endpoint.wants(event.type):
             deliveries.append(Delivery(channel=Channel.WEBHOOK, endpoint=endpoint, event=event))
     for delivery in deliveries:
