@@ -98,7 +98,7 @@ def money_field(verbose_name, **kwargs):
     return models.DecimalField(verbose_name, max_digits=19, decimal_places=4, **kwargs)
 
 
-#: What the statistics' durations read, carried in the pair and category indexes (index-only scans).
+#: What the statistics' durations read, carried in the pair, category and merchant indexes (index-only scans).
 DURATIONS = ["status", "response_hours", "resolved_in", "resolution_days", "close_days"]
 
 
@@ -175,13 +175,19 @@ class Case(ConcurrentTransitionMixin, models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
-            # The statistics when a filter leaves the summaries (durations by country pair or category:
-            # read from these indexes alone, on PostgreSQL) and the risk alerts' look-back windows.
+            # The statistics when a filter leaves the summaries (durations by country pair, category or
+            # merchant: read from these indexes alone, on PostgreSQL) and the risk alerts' look-back windows.
             models.Index(fields=["filed_at"], name="case_filed"),
             models.Index(
                 fields=["consumer_country", "merchant_country", "filed_at"], include=DURATIONS, name="case_pair_filed"
             ),
             models.Index(fields=["category", "filed_at"], include=DURATIONS, name="case_category_filed"),
+            # One merchant's durations, under any other filter as well (its columns are carried too).
+            models.Index(
+                fields=["merchant", "filed_at"],
+                include=[*DURATIONS, "consumer_country", "merchant_country", "category"],
+                name="case_merchant_filed",
+            ),
             models.Index(fields=["consumer", "-created_at"]),
             models.Index(fields=["merchant", "-created_at"]),
             models.Index(fields=["mediator", "-created_at"]),

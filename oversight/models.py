@@ -154,6 +154,64 @@ class BreachCell(models.Model):
         return f"{self.month:%Y-%m} {self.kind}: {self.count}"
 
 
+class MerchantCell(models.Model):
+    """One merchant's share of a ``CaseCell``: its filed cases of one month, country pair, category and
+    claim currency, with the same counters. Summed over the merchants, these rows are the ``CaseCell``
+    rows. They give one merchant's overview without reading its cases.
+
+    Kept current by ``summaries.apply`` with the same deltas as the case's ``CaseCell``, in the same
+    transaction, and rebuilt by ``stats_rebuild``."""
+
+    # The key's unique index leads with the merchant: it serves the foreign key as well.
+    merchant = models.ForeignKey(
+        "accounts.MerchantOrganisation", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    month = models.DateField()
+    consumer_country = models.CharField(max_length=2)
+    merchant_country = models.CharField(max_length=2)
+    category = models.CharField(max_length=32)
+    currency = models.CharField(max_length=3)
+    locals().update(_counters(CELL_COUNTS + CELL_AMOUNTS))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "month", "consumer_country", "merchant_country", "category", "currency"],
+                name="merchantcell_key",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.merchant_id} {self.month:%Y-%m} {self.consumer_country}-{self.merchant_country} {self.category}"
+
+
+class MerchantBreachCell(models.Model):
+    """One merchant's share of a ``BreachCell``: missed deadlines on its cases by the case's month, pair
+    and category, counted by the sweep as it fires them (every kind of ``summaries.BREACH_KINDS``, the
+    arbitrator's award too, as the overview counts them)."""
+
+    merchant = models.ForeignKey(
+        "accounts.MerchantOrganisation", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    month = models.DateField()
+    consumer_country = models.CharField(max_length=2)
+    merchant_country = models.CharField(max_length=2)
+    category = models.CharField(max_length=32)
+    kind = models.CharField(max_length=32)
+    count = models.IntegerField(default=0, db_default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "month", "consumer_country", "merchant_country", "category", "kind"],
+                name="merchantbreachcell_key",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.merchant_id} {self.month:%Y-%m} {self.kind}: {self.count}"
+
+
 MERCHANT_COUNTS = [
     "cases",
     "open",

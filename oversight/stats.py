@@ -1,11 +1,12 @@
 """The operator's statistics: the overview of the cases and the merchant table, read from the summaries.
 
-The overview reads ``CaseCell`` (counts, rates, amounts) and ``DurationCell`` (exact medians and 90th
-percentiles from the histograms): a few small GROUP BYs over tens of thousands of rows at most, however
-many cases there are. Two filters leave the summaries for the cases table, through its indexes: one
-merchant's overview (the cells have no merchant), and durations under a country or category filter (the
-histograms are by month only). ``source="cases"`` forces the cases table for everything: the plain GROUP
-BY the benchmark compares with, and the tests' cross-check.
+The overview reads ``CaseCell`` (counts, rates, amounts), ``BreachCell`` and ``DurationCell`` (exact
+medians and 90th percentiles from the histograms): a few small GROUP BYs over tens of thousands of rows at
+most, however many cases there are. One merchant's overview reads its own cells instead (``MerchantCell``,
+``MerchantBreachCell``). Durations under a country, category or merchant filter leave the summaries for
+the cases table (the histograms are by month only), read from its covering indexes alone on PostgreSQL.
+``source="cases"`` forces the cases table for everything: the plain GROUP BY the benchmark compares with,
+and the tests' cross-check.
 """
 
 import dataclasses
@@ -29,6 +30,8 @@ from .models import (
     BreachCell,
     CaseCell,
     DurationCell,
+    MerchantBreachCell,
+    MerchantCell,
     MerchantStats,
     Sanction,
 )
@@ -91,7 +94,7 @@ def _cases(f: Filters):
         qs = qs.filter(filed_at__gte=dt.datetime.combine(f.start, dt.time(), dt.UTC))
     if f.end:
         qs = qs.filter(filed_at__lt=dt.datetime.combine(next_month(f.end), dt.time(), dt.UTC))
-    if f.merchant:
+    if f.merchant is not None:
         qs = qs.filter(merchant_id=f.merchant)
     return qs
 
@@ -105,12 +108,14 @@ def _months(qs, f: Filters, field: str = "month"):
 
 
 class _Summary:
-    """The cells as the source of the counts."""
+    """The cells as the source of the counts: ``CaseCell``, or the merchant's ``MerchantCell`` rows when the
+    filters name one (the same columns, so everything below reads either)."""
 
     name = "summary"
 
     def __init__(self, f: Filters):
-        self.qs = _months(CaseCell.objects.filter(_dimension_q(f)), f)
+        cells = CaseCell.objects.all() if f.merchant is None else MerchantCell.objects.filter(merchant_id=f.merchant)
+        self.qs = _months(cells.filter(_dimension_q(f)), f)
         self.measures = {name: Sum(name) for name in CELL_COUNTS + CELL_AMOUNTS}
 
     def minor(self, value, currency) -> int:
@@ -170,7 +175,7 @@ def _categories_json(rows) -> dict:
 
 def overview(f: Filters, *, source: str | None = None) -> dict:
     """Everything the dashboard and ``GET /api/v1/stats/overview/`` show for ``f``."""
-    use_cases = source == "cases" or f.merchant is not None
+    use_cases = source == "cases"
     src = _Cases(f) if use_cases else _Summary(f)
     m = src.measures
     currency_field = "currency" if src.name == "summary" else "claim_currency"
@@ -212,7 +217,7 @@ def overview(f: Filters, *, source: str | None = None) -> dict:
     ]
     pairs, categories = src.pairs_and_categories()
 
-    durations = _durations(f, cases=use_cases or f.narrows_cases)
+    durations = _durations(f, cases=use_cases or f.narrows_cases or f.merchant is not None)
     breaches = _breaches(f, cases=use_cases)
     resolved = sum(totals[f"res_{r}"] for r in RESOLUTIONS)
     answered = totals["responded"] + totals["defaulted"]
@@ -262,7 +267,8 @@ def _durations(f: Filters, *, cases: bool) -> dict:
     all and by the stage it ended in), days to closing."""
     histograms: dict[tuple, list] = {}
     if cases and connection.vendor == "postgresql":
-        # One pass for the three histograms, through the covering pair/category indexes when filtered so.
+        # One pass for the three histograms, through the covering pair/category/merchant indexes when
+        # filtered so (index-only scans).
         inner, params = _cases(f).values(*DURATION_COLUMNS).order_by().query.sql_with_params()
         sql = (
             "SELECT GROUPING(response_hours, resolution_days, close_days), response_hours, resolved_in, "  # noqa: S608
@@ -317,7 +323,12 @@ def _breaches(f: Filters, *, cases: bool) -> dict:
         qs = Deadline.objects.filter(status="fired", kind__in=BREACH_KINDS, case__in=_cases(f))
         by_kind = dict(qs.values_list("kind").annotate(n=Count("pk")).order_by())
     else:
-        qs = _months(BreachCell.objects.filter(_dimension_q(f)), f)
+        cells = (
+            BreachCell.objects.all()
+            if f.merchant is None
+            else MerchantBreachCell.objects.filter(merchant_id=f.merchant)
+        )
+        qs = _months(cells.filter(_dimension_q(f)), f)
         by_kind = dict(qs.values_list("kind").annotate(n=Sum("count")).order_by())
     by_kind = {kind: int(by_kind.get(kind, 0)) for kind in BREACH_KINDS}
     return {"total": sum(by_kind.values()), "by_kind": by_kind}

@@ -1,15 +1,17 @@
 """Keep the statistics' summary rows current as cases move, and rebuild them from the cases.
 
-Every filed case contributes to one ``CaseCell`` (its month, country pair, category and currency), to the
-duration histograms and to its merchant's row. ``contribution(case)`` says what it contributes now, as a
-pure function of the case's fields; the lifecycle takes it before and after each move and ``apply`` writes
-the difference (decrements and increments, by upsert) in the same transaction, so a reader always sees
-figures that match the committed cases. Rows are written in one fixed order (``WRITE_ORDER``, then by
-key) so that concurrent moves wait for each other instead of deadlocking; the sweep defers a batch's
-writes to its end (``deferred``) so that it keeps that order across the batch too.
+Every filed case contributes to one ``CaseCell`` (its month, country pair, category and currency) and to
+its merchant's share of that cell (``MerchantCell``), to the duration histograms and to its merchant's
+row. ``contribution(case)`` says what it contributes now, as a pure function of the case's fields; the
+lifecycle takes it before and after each move and ``apply`` writes the difference (decrements and
+increments, by upsert) in the same transaction, so a reader always sees figures that match the committed
+cases. A missed deadline counts in a ``BreachCell`` and the merchant's ``MerchantBreachCell`` alike. Rows
+are written in one fixed order (``WRITE_ORDER``, then by key) so that concurrent moves wait for each other
+instead of deadlocking; the sweep defers a batch's writes to its end (``deferred``) so that it keeps that
+order across the batch too.
 
 ``rebuild()`` recomputes every row from the cases table by GROUP BY (``manage.py stats_rebuild``, after a
-bulk load or to check the running figures against the source).
+bulk load, after adding a summary table, or to check the running figures against the source).
 """
 
 import contextlib
@@ -30,6 +32,7 @@ from cases.money import minor_units
 
 from .models import (
     CELL_AMOUNTS,
+    CELL_COUNTS,
     COMPLIANCE_CLASSES,
     COUNTED_STATUSES,
     MERCHANT_COUNTS,
@@ -37,6 +40,8 @@ from .models import (
     BreachCell,
     CaseCell,
     DurationCell,
+    MerchantBreachCell,
+    MerchantCell,
     MerchantResponseCell,
     MerchantStats,
 )
@@ -49,6 +54,7 @@ BREACH_KINDS = (DeadlineKind.MERCHANT_RESPONSE, DeadlineKind.FINAL_NOTICE, Deadl
 MERCHANT_BREACH_KINDS = (DeadlineKind.MERCHANT_RESPONSE, DeadlineKind.FINAL_NOTICE, DeadlineKind.COMPLIANCE)
 
 CELL_KEY = ("month", "consumer_country", "merchant_country", "category", "currency")
+BREACH_KEY = ("month", "consumer_country", "merchant_country", "category", "kind")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,8 +140,18 @@ def _difference(before: dict, after: dict) -> dict:
 
 
 #: The order every transaction writes summary rows in (then by key): two transactions never wait for
-#: each other in a cycle, whatever mix of moves, sweeps and firings they hold.
-WRITE_ORDER = {CaseCell: 0, DurationCell: 1, BreachCell: 2, MerchantStats: 3, MerchantResponseCell: 4}
+#: each other in a cycle, whatever mix of moves, sweeps and firings they hold. The rows all merchants
+#: share first, then one merchant's: its cells (beside the shared ones they mirror), then its own row and
+#: histogram, which ``Pending.write`` reads back last to derive the rates.
+WRITE_ORDER = {
+    CaseCell: 0,
+    DurationCell: 1,
+    BreachCell: 2,
+    MerchantCell: 3,
+    MerchantBreachCell: 4,
+    MerchantStats: 5,
+    MerchantResponseCell: 6,
+}
 _MODEL_AT = {rank: model for model, rank in WRITE_ORDER.items()}
 #: The counters the merchant's rates are derived from (a move touching none of them leaves the rates).
 RATE_INPUTS = {"responded", "defaulted", "comp_confirmed", "comp_late", "comp_non_compliant"}
@@ -206,7 +222,10 @@ def apply(before: Contribution | None, after: Contribution | None) -> None:
         return
     pending = Pending()
     if before is not None:
-        pending.add(CaseCell, dict(zip(CELL_KEY, before.cell, strict=True)), {k: -v for k, v in before.counts.items()})
+        cell = dict(zip(CELL_KEY, before.cell, strict=True))
+        removed = {k: -v for k, v in before.counts.items()}
+        pending.add(CaseCell, cell, removed)
+        pending.add(MerchantCell, {"merchant_id": before.merchant_id, **cell}, removed)
         for month, measure, stage, value in before.durations:
             pending.add(
                 DurationCell, {"month": month, "measure": measure, "stage": stage, "value": value}, {"count": -1}
@@ -216,7 +235,9 @@ def apply(before: Contribution | None, after: Contribution | None) -> None:
             key = {"merchant_id": before.merchant_id, "hours": before.response_hours}
             pending.add(MerchantResponseCell, key, {"count": -1})
     if after is not None:
-        pending.add(CaseCell, dict(zip(CELL_KEY, after.cell, strict=True)), after.counts)
+        cell = dict(zip(CELL_KEY, after.cell, strict=True))
+        pending.add(CaseCell, cell, after.counts)
+        pending.add(MerchantCell, {"merchant_id": after.merchant_id, **cell}, after.counts)
         for month, measure, stage, value in after.durations:
             pending.add(
                 DurationCell, {"month": month, "measure": measure, "stage": stage, "value": value}, {"count": 1}
@@ -245,6 +266,7 @@ def breach_count(deadline: Deadline) -> None:
         "kind": deadline.kind,
     }
     pending.add(BreachCell, key, {"count": 1})
+    pending.add(MerchantBreachCell, {"merchant_id": case.merchant_id, **key}, {"count": 1})
     if deadline.kind in MERCHANT_BREACH_KINDS:
         pending.add(MerchantStats, {"merchant_id": case.merchant_id}, {"breaches": 1})
     _submit(pending)
@@ -354,7 +376,7 @@ def month_expression():
 
 def rebuild() -> dict:
     """Recompute every summary row from the cases (one transaction; writers wait for it on PostgreSQL)."""
-    tables = [CaseCell, DurationCell, BreachCell, MerchantStats, MerchantResponseCell]
+    tables = list(WRITE_ORDER)
     with transaction.atomic():
         if connection.vendor == "postgresql":
             names = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in tables)
@@ -363,108 +385,149 @@ def rebuild() -> dict:
                 cursor.execute(f"LOCK TABLE {names} IN SHARE ROW EXCLUSIVE MODE")
         for model in tables:
             model.objects.all().delete()
-        cells = []
-        grouped = (
+        cells, merchant_cells = _rebuild_cells()
+        durations = _rebuild_durations()
+        merchant_breaches = _rebuild_breaches()
+        merchants = _rebuild_merchants(merchant_breaches)
+    return {"cells": cells, "merchant_cells": merchant_cells, "durations": durations, "merchants": merchants}
+
+
+def _sum_into(totals: dict, key: tuple, row: dict, names) -> None:
+    total = totals.setdefault(key, dict.fromkeys(names, 0))
+    for name in names:
+        total[name] += row[name]
+
+
+def _rebuild_cells() -> tuple[int, int]:
+    """``MerchantCell`` by one GROUP BY over the cases, written as the rows come (there are many: a small
+    merchant's cells hold a case or two each); ``CaseCell`` as their sums over the merchants, so one pass
+    over the cases makes both. Returns how many of each."""
+    counted = CELL_COUNTS + CELL_AMOUNTS
+    totals: dict[tuple, dict] = {}
+    batch: list[MerchantCell] = []
+    written = 0
+    grouped = (
+        filed_cases()
+        .annotate(month=month_expression(), currency=F("claim_currency"))
+        .values("merchant_id", *CELL_KEY)
+        .annotate(**case_measures())
+        .order_by()
+    )
+    for row in grouped.iterator(chunk_size=5000):
+        for name in CELL_AMOUNTS:
+            row[name] = to_minor(row[name] or 0, row["currency"])
+        row["month"] = as_date(row["month"])
+        batch.append(MerchantCell(**row))
+        _sum_into(totals, tuple(row[k] for k in CELL_KEY), row, counted)
+        if len(batch) == 5000:
+            MerchantCell.objects.bulk_create(batch)
+            written += len(batch)
+            batch = []
+    MerchantCell.objects.bulk_create(batch)
+    written += len(batch)
+    cells = [CaseCell(**dict(zip(CELL_KEY, key, strict=True)), **total) for key, total in totals.items()]
+    CaseCell.objects.bulk_create(cells, batch_size=5000)
+    return len(cells), written
+
+
+def _rebuild_durations() -> int:
+    durations = []
+    for measure, stage, field in (
+        ("response", None, "response_hours"),
+        ("resolution", "resolved_in", "resolution_days"),
+        ("close", None, "close_days"),
+    ):
+        rows = (
             filed_cases()
-            .annotate(month=month_expression(), currency=F("claim_currency"))
-            .values(*CELL_KEY)
-            .annotate(**case_measures())
+            .filter(**{f"{field}__isnull": False})
+            .annotate(month=month_expression())
+            .values("month", *([stage] if stage else []), field)
+            .annotate(n=Count("pk"))
             .order_by()
         )
-        for row in grouped.iterator(chunk_size=5000):
-            for name in CELL_AMOUNTS:
-                row[name] = to_minor(row[name] or 0, row["currency"])
-            row["month"] = as_date(row["month"])
-            cells.append(CaseCell(**row))
-        CaseCell.objects.bulk_create(cells, batch_size=5000)
-
-        durations = []
-        for measure, stage, field in (
-            ("response", None, "response_hours"),
-            ("resolution", "resolved_in", "resolution_days"),
-            ("close", None, "close_days"),
-        ):
-            rows = (
-                filed_cases()
-                .filter(**{f"{field}__isnull": False})
-                .annotate(month=month_expression())
-                .values("month", *([stage] if stage else []), field)
-                .annotate(n=Count("pk"))
-                .order_by()
+        for row in rows.iterator(chunk_size=5000):
+            durations.append(
+                DurationCell(
+                    month=as_date(row["month"]),
+                    measure=measure,
+                    stage=row[stage] if stage else "",
+                    value=row[field],
+                    count=row["n"],
+                )
             )
-            for row in rows.iterator(chunk_size=5000):
-                durations.append(
-                    DurationCell(
-                        month=as_date(row["month"]),
-                        measure=measure,
-                        stage=row[stage] if stage else "",
-                        value=row[field],
-                        count=row["n"],
-                    )
-                )
-        DurationCell.objects.bulk_create(durations, batch_size=5000)
+    DurationCell.objects.bulk_create(durations, batch_size=5000)
+    return len(durations)
 
-        breaches = (
-            Deadline.objects.filter(status="fired", kind__in=BREACH_KINDS, case__filed_at__isnull=False)
-            .annotate(month=TruncMonth("case__filed_at", tzinfo=dt.UTC))
-            .values("month", "case__consumer_country", "case__merchant_country", "case__category", "kind")
-            .annotate(n=Count("pk"))
-            .order_by()
-        )
-        BreachCell.objects.bulk_create(
-            [
-                BreachCell(
-                    month=as_date(r["month"]),
-                    consumer_country=r["case__consumer_country"],
-                    merchant_country=r["case__merchant_country"],
-                    category=r["case__category"],
-                    kind=r["kind"],
-                    count=r["n"],
-                )
-                for r in breaches
-            ],
-            batch_size=5000,
-        )
 
-        merchant_measures = {
-            "cases": Count("pk"),
-            "open": Count("pk", filter=Q(status__in=OPEN_STATES)),
-            "non_compliant_now": Count("pk", filter=Q(status=Status.NON_COMPLIANT)),
-            **{
-                name: measure
-                for name, measure in case_measures().items()
-                if name in MERCHANT_COUNTS and name not in ("cases",)
-            },
-        }
-        merchant_breaches = dict(
-            Deadline.objects.filter(status="fired", kind__in=MERCHANT_BREACH_KINDS)
-            .values_list("case__merchant_id")
-            .annotate(n=Count("pk"))
-            .order_by()
+def _rebuild_breaches() -> dict[int, int]:
+    """``MerchantBreachCell`` from the fired deadlines, ``BreachCell`` as their sums over the merchants.
+    Returns each merchant's own breaches (``MERCHANT_BREACH_KINDS``), for its row."""
+    rows = (
+        Deadline.objects.filter(status="fired", kind__in=BREACH_KINDS, case__filed_at__isnull=False)
+        .annotate(
+            merchant_id=F("case__merchant_id"),
+            month=TruncMonth("case__filed_at", tzinfo=dt.UTC),
+            consumer_country=F("case__consumer_country"),
+            merchant_country=F("case__merchant_country"),
+            category=F("case__category"),
         )
-        stats = []
-        for row in filed_cases().values("merchant_id").annotate(**merchant_measures).order_by().iterator(5000):
-            row["breaches"] = merchant_breaches.get(row["merchant_id"], 0)
-            stats.append(MerchantStats(**row))
-        MerchantStats.objects.bulk_create(stats, batch_size=5000)
-        responses = (
-            filed_cases()
-            .filter(response_hours__isnull=False)
-            .values("merchant_id", "response_hours")
-            .annotate(n=Count("pk"))
-            .order_by()
-        )
-        MerchantResponseCell.objects.bulk_create(
-            [
-                MerchantResponseCell(merchant_id=r["merchant_id"], hours=r["response_hours"], count=r["n"])
-                for r in responses
-            ],
-            batch_size=5000,
-        )
-        ids = [s.merchant_id for s in stats]
-        for start in range(0, len(ids), 1000):
-            _merchant_derive(ids[start : start + 1000])
-    return {"cells": len(cells), "durations": len(durations), "merchants": len(stats)}
+        .values("merchant_id", *BREACH_KEY)
+        .annotate(count=Count("pk"))
+        .order_by()
+    )
+    totals: dict[tuple, dict] = {}
+    by_merchant: dict[int, int] = {}
+    merchant_cells = []
+    for row in rows:
+        row["month"] = as_date(row["month"])
+        merchant_cells.append(MerchantBreachCell(**row))
+        _sum_into(totals, tuple(row[k] for k in BREACH_KEY), row, ["count"])
+        if row["kind"] in MERCHANT_BREACH_KINDS:
+            by_merchant[row["merchant_id"]] = by_merchant.get(row["merchant_id"], 0) + row["count"]
+    MerchantBreachCell.objects.bulk_create(merchant_cells, batch_size=5000)
+    BreachCell.objects.bulk_create(
+        [BreachCell(**dict(zip(BREACH_KEY, key, strict=True)), **total) for key, total in totals.items()],
+        batch_size=5000,
+    )
+    return by_merchant
+
+
+def _rebuild_merchants(breaches: dict[int, int]) -> int:
+    """Each merchant's row (with ``breaches``, its missed deadlines), its response-time histogram and the
+    rates derived from them. Returns how many merchants."""
+    merchant_measures = {
+        "cases": Count("pk"),
+        "open": Count("pk", filter=Q(status__in=OPEN_STATES)),
+        "non_compliant_now": Count("pk", filter=Q(status=Status.NON_COMPLIANT)),
+        **{
+            name: measure
+            for name, measure in case_measures().items()
+            if name in MERCHANT_COUNTS and name not in ("cases",)
+        },
+    }
+    stats = []
+    for row in filed_cases().values("merchant_id").annotate(**merchant_measures).order_by().iterator(5000):
+        row["breaches"] = breaches.get(row["merchant_id"], 0)
+        stats.append(MerchantStats(**row))
+    MerchantStats.objects.bulk_create(stats, batch_size=5000)
+    responses = (
+        filed_cases()
+        .filter(response_hours__isnull=False)
+        .values("merchant_id", "response_hours")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    MerchantResponseCell.objects.bulk_create(
+        [
+            MerchantResponseCell(merchant_id=r["merchant_id"], hours=r["response_hours"], count=r["n"])
+            for r in responses
+        ],
+        batch_size=5000,
+    )
+    ids = [s.merchant_id for s in stats]
+    for start in range(0, len(ids), 1000):
+        _merchant_derive(ids[start : start + 1000])
+    return len(stats)
 
 
 def as_date(value) -> dt.date:

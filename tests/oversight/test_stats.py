@@ -40,10 +40,15 @@ from cases.deadlines import deadline_sweep
 from cases.models import Case, Deadline
 from cases.money import Money
 from oversight import risk, summaries
+from oversight.api.stats import overview_json
 from oversight.models import (
+    CELL_AMOUNTS,
+    CELL_COUNTS,
     BreachCell,
     CaseCell,
     DurationCell,
+    MerchantBreachCell,
+    MerchantCell,
     MerchantResponseCell,
     MerchantStats,
     RiskAlert,
@@ -443,18 +448,18 @@ class TestTheHandBuiltCases:
         both = get_ok(data.operator, OVERVIEW, category="non_delivery", **{"from": "2026-04"})
         assert both["total"] == 2 and both["by_status"] == statuses(withdrawn=1, filed=1)  # c4, c8
 
-    def test_one_merchants_figures_come_from_the_cases_and_match_the_summaries_for_the_same_cases(self, data):
+    def test_one_merchants_figures_come_from_its_cells_and_match_the_whole_for_the_same_cases(self, data):
         beta = data.beta.organisation_id
         alpha = data.alpha.organisation_id
 
         by_merchant = get_ok(data.operator, OVERVIEW, merchant=beta)
 
-        assert by_merchant["source"] == "cases"
+        assert by_merchant["source"] == "summary"
         assert by_merchant["filters"]["merchant"] == beta
         assert by_merchant["total"] == 3  # c4, c5, c6
         assert by_merchant["response_rate"] == 0.5 and by_merchant["default_rate"] == 0.5
         assert by_merchant["deadline_breaches"]["total"] == 1
-        # Beta is the only German merchant and Alpha the only Chinese one: the same cases, from the summaries.
+        # Beta is the only German merchant and Alpha the only Chinese one: the same cases, from CaseCell.
         by_country = get_ok(data.operator, OVERVIEW, merchant_country="DE")
         assert by_country["source"] == "summary"
         assert comparable(by_merchant) == comparable(by_country)
@@ -466,10 +471,96 @@ class TestTheHandBuiltCases:
             get_ok(data.operator, OVERVIEW, merchant_country="CN", to="2026-03")
         )
 
+    def test_a_merchants_cells_hold_its_cases_and_add_up_to_the_cells_of_all(self, data):
+        beta = data.beta.organisation_id
+        alpha = data.alpha.organisation_id
+        april = dt.date(2026, 4, 1)
+
+        cells = MerchantCell.objects.filter(merchant_id=beta).order_by("consumer_country")
+        assert list(
+            cells.values_list(
+                "month", "consumer_country", "merchant_country", "category", "currency", "cases", "claimed_minor"
+            )
+        ) == [
+            (april, "DE", "DE", "defective", "EUR", 1, 6000),  # c6
+            (april, "ES", "DE", "non_delivery", "EUR", 1, 8000),  # c4
+            (april, "US", "DE", "not_as_described", "USD", 1, 4000),  # c5
+        ]
+        assert [(c.st_jurisdiction, c.st_withdrawn, c.st_arbitration, c.defaulted, c.responded) for c in cells] == [
+            (1, 0, 0, 0, 1),
+            (0, 1, 0, 0, 0),
+            (0, 0, 1, 1, 0),
+        ]
+        breaches = MerchantBreachCell.objects.order_by("merchant_id")
+        assert list(
+            breaches.values_list(
+                "merchant_id", "month", "consumer_country", "merchant_country", "category", "kind", "count"
+            )
+        ) == sorted(
+            [
+                (alpha, dt.date(2026, 3, 1), "US", "CN", "non_delivery", "compliance", 1),  # c3
+                (beta, april, "US", "DE", "not_as_described", "merchant_response", 1),  # c5
+            ]
+        )
+        # Alpha's five cases differ in month, pair or category: a cell each.
+        assert MerchantCell.objects.filter(merchant_id=alpha).count() == 5
+
+        # Summed over the merchants, the merchants' cells are the cells.
+        key, counters = summaries.CELL_KEY, CELL_COUNTS + CELL_AMOUNTS
+        summed: dict[tuple, dict] = {}
+        for row in MerchantCell.objects.values(*key, *counters):
+            total = summed.setdefault(tuple(row[k] for k in key), dict.fromkeys(counters, 0))
+            for name in counters:
+                total[name] += row[name]
+        cells = {
+            tuple(r[k] for k in key): {n: r[n] for n in counters} for r in CaseCell.objects.values(*key, *counters)
+        }
+        assert summed == cells
+
+    def test_a_merchants_cells_and_its_cases_give_the_same_overview_under_every_filter(self, data):
+        alpha, beta = data.alpha.organisation_id, data.beta.organisation_id
+        for f in (
+            Filters(merchant=alpha),
+            Filters(merchant=beta),
+            Filters(merchant=alpha, start=dt.date(2026, 3, 1), end=dt.date(2026, 4, 1)),
+            Filters(merchant=alpha, consumer_country="ES", merchant_country="CN"),
+            Filters(merchant=alpha, consumer_country="US", merchant_country="CN", end=dt.date(2026, 3, 1)),
+            Filters(merchant=alpha, consumer_country="ES", merchant_country="CN", start=dt.date(2026, 5, 1)),
+            Filters(merchant=beta, country="DE"),
+            Filters(merchant=beta, category="not_as_described", start=dt.date(2026, 4, 1)),
+            Filters(merchant=alpha, merchant_country="DE"),  # none
+        ):
+            from_cells = overview(f)
+            from_cases = overview(f, source="cases")
+            assert (from_cells["source"], from_cases["source"]) == ("summary", "cases")
+            assert comparable(from_cells) == comparable(from_cases), f
+
+        # The merchant, a pair and months together, by hand: c7 (rejected after 2 days) and c8 (filed).
+        body = get_ok(
+            data.operator, OVERVIEW, merchant=alpha, consumer_country="ES", merchant_country="CN", **{"from": "2026-05"}
+        )
+        assert body["source"] == "summary"
+        assert body["total"] == 2
+        assert body["by_status"] == statuses(rejected=1, filed=1)
+        assert body["by_category"] == {"counterfeit": 1, "non_delivery": 1}
+        assert body["by_month"] == [{"month": "2026-05", "cases": 2, "settled": 0, "awarded": 0, "non_compliant": 0}]
+        assert body["durations"]["resolution_days"]["all"] == {"cases": 1, "median": 2.0, "p90": 2.0}
+        assert body["deadline_breaches"]["total"] == 0
+        assert [(a["currency"], a["cases"], a["claimed"]["amount"]) for a in body["amounts"]] == [("EUR", 2, "35.50")]
+        # Alpha's missed deadline is on c3 (US-CN, March): in its breaches under that pair, not under ES-CN.
+        us = get_ok(data.operator, OVERVIEW, merchant=alpha, consumer_country="US")
+        assert us["deadline_breaches"]["by_kind"] == {
+            "merchant_response": 0,
+            "final_notice": 0,
+            "compliance": 1,
+            "award": 0,
+        }
+        assert get_ok(data.operator, OVERVIEW, merchant=alpha, **{"from": "2026-04"})["deadline_breaches"]["total"] == 0
+
     # --- 4. the running summaries against a rebuild from the cases ------------------------------------------
     def test_a_rebuild_from_the_cases_gives_exactly_the_rows_the_moves_kept(self, data):
         kept = summary_rows()
-        assert kept["cells"] and kept["durations"] and kept["breaches"] and kept["merchants"] and kept["responses"]
+        assert all(kept.values()), [name for name, rows in kept.items() if not rows]
 
         summaries.rebuild()
 
@@ -658,6 +749,8 @@ SUMMARY_TABLES = {
     "cells": CaseCell,
     "durations": DurationCell,
     "breaches": BreachCell,
+    "merchant_cells": MerchantCell,
+    "merchant_breaches": MerchantBreachCell,
     "merchants": MerchantStats,
     "responses": MerchantResponseCell,
 }
@@ -792,6 +885,58 @@ def test_each_move_of_a_case_moves_the_figures_at_once(db, api):
     summaries.rebuild()
     assert summary_rows() == kept
     assert comparable(overview(Filters(), source="cases")) == comparable(overview(Filters()))
+
+
+def test_a_move_changes_its_merchants_figures_and_no_other_merchants(db):
+    es = user(Role.CONSUMER, country="ES", time_zone="Europe/Madrid")
+    de = user(Role.CONSUMER, country="DE", time_zone="Europe/Berlin")
+    alpha = user(Role.MERCHANT, country="CN", time_zone="Asia/Shanghai", legal_name="Alpha Trading Ltd")
+    beta = user(Role.MERCHANT, country="DE", time_zone="Europe/Berlin", legal_name="Beta Versand GmbH")
+    operator = user(Role.OPERATOR, country="IE", time_zone="UTC")
+    shops = {"alpha": alpha.organisation_id, "beta": beta.organisation_id}
+
+    def figures(name):
+        body = get_ok(operator, OVERVIEW, merchant=shops[name])
+        assert body["source"] == "summary"
+        # Its cells agree with its cases at every step.
+        assert comparable(body) == comparable(overview_json(overview(Filters(merchant=shops[name]), source="cases")))
+        return comparable(body)
+
+    with at(utc(2026, 6, 1, 9)):
+        a = file(es, alpha, claim="100.00")
+    with at(utc(2026, 6, 2, 9)):
+        b = file(de, beta, category="defective", claim="60.00")
+    alpha_filed, beta_filed = figures("alpha"), figures("beta")
+    assert alpha_filed["total"] == 1 and alpha_filed["by_status"] == statuses(filed=1)
+    assert beta_filed["total"] == 1 and beta_filed["by_status"] == statuses(filed=1)
+    assert beta_filed["by_category"] == {"defective": 1}
+
+    # Alpha accepts after 6 hours: its case is settled; Beta's figures do not move.
+    with at(utc(2026, 6, 1, 15)):
+        services.case_respond(actor=alpha, case_id=a.pk, position="accept", statement="Refund.")
+    alpha_settled = figures("alpha")
+    assert alpha_settled["by_status"] == statuses(settled=1)
+    assert alpha_settled["outcomes"]["settled"] == 1 and alpha_settled["response_rate"] == 1.0
+    assert alpha_settled["amounts"][0]["settled"] == {"amount": "100.00", "currency": "EUR"}
+    assert alpha_settled["durations"]["response_hours"] == {"cases": 1, "median": 6.0, "p90": 6.0}
+    assert figures("beta") == beta_filed
+
+    # Beta lets its response deadline pass (the sweep): a missed deadline of Beta's, none of Alpha's.
+    assert sweep_at(running(b, "merchant_response").due_at + dt.timedelta(minutes=1)) == [(b.pk, "merchant_response")]
+    beta_defaulted = figures("beta")
+    assert beta_defaulted["deadline_breaches"] == {
+        "total": 1,
+        "by_kind": {"merchant_response": 1, "final_notice": 0, "compliance": 0, "award": 0},
+    }
+    assert beta_defaulted["default_rate"] == 1.0
+    assert figures("alpha") == alpha_settled
+    assert get_ok(operator, OVERVIEW)["deadline_breaches"]["total"] == 1  # the whole platform's, from BreachCell
+
+    # What the moves and the sweep kept is what a rebuild from the cases finds.
+    kept = summary_rows()
+    assert kept["merchant_cells"] and kept["merchant_breaches"]
+    summaries.rebuild()
+    assert summary_rows() == kept
 
 
 # --- 5. operators alone ---------------------------------------------------------------------------------------

@@ -18,8 +18,9 @@ class Command(BaseCommand):
         started = time.monotonic()
         counts = summaries.rebuild()
         self.stdout.write(
-            f"stats_rebuild: {counts['cells']} cells, {counts['durations']} duration rows, "
-            f"{counts['merchants']} merchants in {time.monotonic() - started:.1f} s"
+            f"stats_rebuild: {counts['cells']} cells, {counts['merchant_cells']} merchant cells, "
+            f"{counts['durations']} duration rows, {counts['merchants']} merchants "
+            f"in {time.monotonic() - started:.1f} s"
         )
         if not no_scan:
             started = time.monotonic()
