@@ -254,7 +254,9 @@ def reminder_sweep(*, now: dt.datetime | None = None, batch: int = 200) -> int:
     now = now or timezone.now()
     with transaction.atomic():
         rows = list(
-            Reminder.objects.select_for_update(skip_locked=True, of=("self",))
+            # The deadline's row too: a reminder whose deadline a sweep batch holds is left for the next tick
+            # (that batch cancels it or it is sent then), so the two never wait on each other's locks.
+            Reminder.objects.select_for_update(skip_locked=True, of=("self", "deadline"))
             .select_related("deadline")
             .filter(status="pending", send_at__lte=now)
             .order_by("send_at", "id")[:batch]

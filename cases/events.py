@@ -78,38 +78,14 @@ def event_append(*, case: Case, type: str, actor=None, payload: dict | None = No
     sequence numbers and the chain consistent when two writers append at once.
     """
     payload = normalise(payload or {})
+    last = CaseEvent.objects.filter(case=case).order_by("-seq").values("seq", "hash").first()
+    seq = last["seq"] + 1 if last else 1
+    prev_hash = last["hash"] if last else GENESIS
     # Stored at microsecond precision, so the time hashed is the time read back.
     at = timezone.now().replace(tzinfo=dt.UTC)
     actor_id = actor.pk if actor is not None else None
     actor_role = actor.role if actor is not None else SYSTEM
     payload_hash = sha256(canonical(payload))
-
-    def link(seq: int, prev_hash: str) -> str:
-        return chain_hash(
-            prev_hash=prev_hash,
-            case_reference=case.reference,
-            seq=seq,
-            type=type,
-            actor=actor_id,
-            actor_role=actor_role,
-            at=format_time(at),
-            payload_hash=payload_hash,
-        )
-
-    # The case row carries the chain's head; moving it only from the head held in memory saves reading
-    # the last event. When the object in hand is behind (fetched before another append in this
-    # transaction), nothing moves and the head is read from the log instead.
-    seq, prev_hash = case.event_count + 1, case.event_head or GENESIS
-    digest = link(seq, prev_hash)
-    heads = Case.objects.filter(pk=case.pk)
-    if not heads.filter(event_count=case.event_count, event_head=case.event_head).update(
-        event_count=seq, event_head=digest
-    ):
-        last = CaseEvent.objects.filter(case=case).order_by("-seq").values("seq", "hash").first()
-        seq = last["seq"] + 1 if last else 1
-        prev_hash = last["hash"] if last else GENESIS
-        digest = link(seq, prev_hash)
-        heads.update(event_count=seq, event_head=digest)
     event = CaseEvent.objects.create(
         case=case,
         seq=seq,
@@ -120,10 +96,20 @@ def event_append(*, case: Case, type: str, actor=None, payload: dict | None = No
         payload=payload,
         payload_hash=payload_hash,
         prev_hash=prev_hash,
-        hash=digest,
+        hash=chain_hash(
+            prev_hash=prev_hash,
+            case_reference=case.reference,
+            seq=seq,
+            type=type,
+            actor=actor_id,
+            actor_role=actor_role,
+            at=format_time(at),
+            payload_hash=payload_hash,
+        ),
     )
-    # Move the case's head in memory too, so a later save of ``case`` keeps it.
-    case.event_count, case.event_head = seq, digest
+    # Move the case's head with the chain (in memory too, so a later save of ``case`` keeps it).
+    case.event_count, case.event_head = seq, event.hash
+    Case.objects.filter(pk=case.pk).update(event_count=seq, event_head=event.hash)
     # The outbox: notifications and their deliveries in this same transaction (design 4).
     from notifications.services import notify_case_event
 

@@ -4,18 +4,6 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
-def fill_from_the_cases(apps, schema_editor):
-    """An upgrade over existing statistics: fill the new cells (a new database has nothing to fill).
-
-    Uses the live ``rebuild`` (it reads only fields that exist from cases 0008 on); a new database skips it,
-    so later model changes cannot break it there."""
-    CaseCell = apps.get_model("oversight", "CaseCell")
-    if CaseCell.objects.using(schema_editor.connection.alias).exists():
-        from oversight.summaries import rebuild
-
-        rebuild()
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -85,5 +73,4 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('merchant', 'month', 'consumer_country', 'merchant_country', 'category', 'currency'), name='merchantcell_key')],
             },
         ),
-        migrations.RunPython(fill_from_the_cases, migrations.RunPython.noop),
     ]
