@@ -12,11 +12,11 @@ import zoneinfo
 from django.db import transaction
 from django.utils import timezone
 
-from notifications.services import operators_read_once
+from notifications.services import read_once
 from oversight import summaries
 
 from .calendars import business_days_before, deadline_after, quiet_hours_shift
-from .events import event_append
+from .events import event_append, event_append_many
 from .models import Case, Deadline, DeadlineKind, DeadlineStatus, JurisdictionStatus, Reminder, StageDuration, Status
 
 logger = logging.getLogger(__name__)
@@ -163,65 +163,72 @@ def deadline_list_for_case(case: Case):
 
 
 # --- the sweep ----------------------------------------------------------------------------------
-def _fire(deadline: Deadline, now: dt.datetime) -> Case:
-    """Apply the consequence of ``deadline`` and record on the case's log that it fired, in the caller's
-    transaction; return the case as it stands (locked). The sweep marks the row fired (for a whole batch
-    at once)."""
+def _consequence(deadline: Deadline, status: str, now: dt.datetime):
+    """What firing ``deadline`` does to its case, now in ``status``: a function to call, or None when the
+    clock's end changes nothing (the case moved on; the firing is then only recorded)."""
     from . import services  # the services import this module
 
     case = deadline.case
     kind = deadline.kind
-    if kind == DeadlineKind.MERCHANT_RESPONSE and case.status == Status.FILED:
-        services.case_declare_default(actor=None, case_id=case.pk)
-        # The consumer's claim then goes to arbitration on its own.
-        services.case_escalate(actor=None, case_id=case.pk, reason="merchant_did_not_respond")
-    elif kind == DeadlineKind.JURISDICTION_OBJECTIONS and case.status == Status.JURISDICTION:
+    if kind == DeadlineKind.MERCHANT_RESPONSE and status == Status.FILED:
+
+        def default():
+            services.case_declare_default(actor=None, case_id=case.pk)
+            # The consumer's claim then goes to arbitration on its own.
+            services.case_escalate(actor=None, case_id=case.pk, reason="merchant_did_not_respond")
+
+        return default
+    if kind == DeadlineKind.JURISDICTION_OBJECTIONS and status == Status.JURISDICTION:
         if case.jurisdiction_status() == JurisdictionStatus.PROPOSED:
             # Nobody contested in time: the platform confirms the proposal as it stands. A contested
             # proposal waits for the operator or the neutral; the fired event alerts the operators.
-            services.case_confirm_jurisdiction(case_id=case.pk)
-    elif kind == DeadlineKind.NEGOTIATION and case.status == Status.NEGOTIATION:
-        services.case_request_mediation(actor=None, case_id=case.pk)
-    elif kind == DeadlineKind.MEDIATION and case.status == Status.MEDIATION:
-        services.case_escalate(actor=None, case_id=case.pk, reason="mediation_period_ended")
-    elif (
-        kind in (DeadlineKind.ARBITRATION_SUBMISSIONS, DeadlineKind.FINAL_NOTICE) and case.status == Status.ARBITRATION
-    ):
-        _submissions_closed(deadline, now)
-    elif kind == DeadlineKind.AWARD and case.status == Status.ARBITRATION:
-        # The arbitrator is late: the operators (and the arbitrator) are alerted; the award is still due.
-        locked = Case.objects.select_for_update().get(pk=case.pk)
-        event_append(
-            case=locked, type="award_overdue", payload={"due_at": deadline.due_at, "arbitrator": case.arbitrator_id}
-        )
-    elif kind == DeadlineKind.COMPLIANCE and case.status in (Status.SETTLED, Status.AWARDED):
+            return lambda: services.case_confirm_jurisdiction(case_id=case.pk)
+        return None
+    if kind == DeadlineKind.NEGOTIATION and status == Status.NEGOTIATION:
+        return lambda: services.case_request_mediation(actor=None, case_id=case.pk)
+    if kind == DeadlineKind.MEDIATION and status == Status.MEDIATION:
+        return lambda: services.case_escalate(actor=None, case_id=case.pk, reason="mediation_period_ended")
+    if kind in (DeadlineKind.ARBITRATION_SUBMISSIONS, DeadlineKind.FINAL_NOTICE) and status == Status.ARBITRATION:
+        return lambda: _submissions_closed(deadline, now)
+    if kind == DeadlineKind.AWARD and status == Status.ARBITRATION:
+
+        def overdue():
+            # The arbitrator is late: the operators (and the arbitrator) are alerted; the award is still due.
+            locked = Case.objects.select_for_update().get(pk=case.pk)
+            payload = {"due_at": deadline.due_at, "arbitrator": case.arbitrator_id}
+            event_append(case=locked, type="award_overdue", payload=payload)
+
+        return overdue
+    if kind == DeadlineKind.COMPLIANCE and status in (Status.SETTLED, Status.AWARDED):
         from .services.compliance import case_declare_non_compliance
 
-        case_declare_non_compliance(actor=None, case_id=case.pk)
-    elif (
-        kind == DeadlineKind.COMPLIANCE_CONFIRMATION
-        and case.status == Status.COMPLIANCE
-        and not case.compliance_disputed()
-    ):
+        return lambda: case_declare_non_compliance(actor=None, case_id=case.pk)
+    if kind == DeadlineKind.COMPLIANCE_CONFIRMATION and status == Status.COMPLIANCE and not case.compliance_disputed():
         from .services.compliance import compliance_confirm_by_silence
 
-        compliance_confirm_by_silence(case_id=case.pk)
+        return lambda: compliance_confirm_by_silence(case_id=case.pk)
+    return None
 
-    locked = Case.objects.select_for_update().get(pk=case.pk)
-    summaries.breach_count(deadline)
-    event_append(
-        case=locked,
-        type="deadline_fired",
-        payload={"kind": kind, "party": deadline.party, "due_at": deadline.due_at, "status": locked.status},
+
+def _record_fired(fired: list[tuple[Deadline, str]], now: dt.datetime) -> None:
+    """For the batch at once: a ``deadline_fired`` event on each case's log after the firing's
+    consequences (the cases' chains and the notifications in bulk), the rows marked fired and their
+    pending reminders cancelled."""
+    if not fired:
+        return
+    event_append_many(
+        [
+            (
+                deadline.case_id,
+                "deadline_fired",
+                {"kind": deadline.kind, "party": deadline.party, "due_at": deadline.due_at, "status": status},
+            )
+            for deadline, status in fired
+        ]
     )
-    return locked
-
-
-def _mark_fired(ids: list[int], now: dt.datetime) -> None:
-    """Mark the batch's fired rows and cancel their pending reminders: two statements for the batch."""
-    if ids:
-        Deadline.objects.filter(pk__in=ids).update(status=DeadlineStatus.FIRED, closed_at=now)
-        Reminder.objects.filter(deadline_id__in=ids, status="pending").update(status="cancelled")
+    ids = [deadline.pk for deadline, _status in fired]
+    Deadline.objects.filter(pk__in=ids).update(status=DeadlineStatus.FIRED, closed_at=now)
+    Reminder.objects.filter(deadline_id__in=ids, status="pending").update(status="cancelled")
 
 
 def _submissions_closed(deadline: Deadline, now: dt.datetime) -> None:
@@ -284,8 +291,10 @@ def deadline_sweep(*, now: dt.datetime | None = None, batch: int = 100) -> int:
 
     Steps, each batch in one transaction: claim up to ``batch`` due rows with
     ``SELECT ... FOR UPDATE SKIP LOCKED`` (so several workers share the work and never take the same row),
-    apply each row's consequence and mark it fired in a savepoint of its own, commit. A row whose
-    consequence fails is left running and logged; a crash before commit leaves every row as it was.
+    apply each row's consequence in a savepoint of its own, then record the batch's firings together (a
+    ``deadline_fired`` event on each case's log with its notifications, the rows marked fired), commit. A
+    row whose consequence fails is left running and logged; a crash before commit leaves every row as it
+    was.
     """
     fired = 0
     while True:
@@ -299,34 +308,48 @@ def deadline_sweep(*, now: dt.datetime | None = None, batch: int = 100) -> int:
             )
             if not rows:
                 return fired
-            done: list[int] = []
-            skipped = 0
-            moved: dict[int, Case] = {}  # the cases as this batch's firings left them
+            # The batch's cases, locked in one statement (in id order, like every batch, so two workers
+            # sharing cases wait for each other instead of deadlocking): their statuses now.
+            statuses = dict(
+                Case.objects.select_for_update()
+                .filter(pk__in={d.case_id for d in rows})
+                .order_by("pk")
+                .values_list("pk", "status")
+            )
+            done: list[tuple[Deadline, str]] = []
             # The statistics' rows are written once for the batch, in their fixed order (not fire by fire,
-            # which would hold some while waiting for others, for as long as the batch runs); the active
-            # operators, whom every firing notifies, are read once for the batch.
-            with summaries.deferred(), operators_read_once():
+            # which would hold some while waiting for others, for as long as the batch runs); the people
+            # every firing notifies are read once for the batch.
+            with summaries.deferred(), read_once():
                 for deadline in rows:
-                    case = moved.get(deadline.case_id)
-                    if case is not None and case.status != deadline.case.status:
-                        # An earlier firing of this batch moved the case, which may have stopped this clock.
+                    if deadline.case.status != statuses[deadline.case_id]:
+                        # The case moved since the claim (an earlier firing of this batch, or a party just
+                        # before the lock): that may have stopped this clock, and its conditions changed.
                         deadline.refresh_from_db(fields=["status"])
                         if deadline.status != DeadlineStatus.RUNNING:
-                            skipped += 1
                             continue
                         deadline.case = Case.objects.select_related("consumer", "merchant", "arbitrator").get(
                             pk=deadline.case_id
                         )
+                    action = _consequence(deadline, statuses[deadline.case_id], now_)
+                    if action is None:  # nothing to apply: the firing is only recorded
+                        summaries.breach_count(deadline)
+                        done.append((deadline, statuses[deadline.case_id]))
+                        continue
                     try:
                         with transaction.atomic(), summaries.deferred():
-                            moved[deadline.case_id] = _fire(deadline, now_)
-                        done.append(deadline.pk)
+                            action()
+                            summaries.breach_count(deadline)
+                            status = Case.objects.filter(pk=deadline.case_id).values_list("status", flat=True).get()
                     except Exception:
                         logger.exception("deadline %s (%s) could not fire", deadline.pk, deadline.kind)
-                _mark_fired(done, now_)
+                        continue
+                    statuses[deadline.case_id] = status
+                    done.append((deadline, status))
+                _record_fired(done, now_)
             fired += len(done)
-            if not done and not skipped:  # every row failed: leave them to the next sweep
-                return fired
+            if not done and all(d.status == DeadlineStatus.RUNNING for d in rows):
+                return fired  # every row failed: leave them to the next sweep
 
 
 def sweep_all(*, now: dt.datetime | None = None) -> dict:

@@ -18,6 +18,8 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db import connection
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from .models import Case, CaseEvent
@@ -71,22 +73,15 @@ def chain_hash(*, prev_hash, case_reference, seq, type, actor, actor_role, at, p
     return sha256(prev_hash.encode() + canonical(body))
 
 
-def event_append(*, case: Case, type: str, actor=None, payload: dict | None = None) -> CaseEvent:
-    """Append one event to ``case``'s chain.
-
-    Needs an open transaction in which ``case`` was fetched with ``select_for_update``: that lock keeps
-    sequence numbers and the chain consistent when two writers append at once.
-    """
+def _link(*, case: Case, seq: int, prev_hash: str, type: str, actor, payload: dict | None) -> CaseEvent:
+    """The event ``seq`` of ``case``'s chain after ``prev_hash``, hashed, not yet saved."""
     payload = normalise(payload or {})
-    last = CaseEvent.objects.filter(case=case).order_by("-seq").values("seq", "hash").first()
-    seq = last["seq"] + 1 if last else 1
-    prev_hash = last["hash"] if last else GENESIS
     # Stored at microsecond precision, so the time hashed is the time read back.
     at = timezone.now().replace(tzinfo=dt.UTC)
     actor_id = actor.pk if actor is not None else None
     actor_role = actor.role if actor is not None else SYSTEM
     payload_hash = sha256(canonical(payload))
-    event = CaseEvent.objects.create(
+    return CaseEvent(
         case=case,
         seq=seq,
         type=type,
@@ -107,6 +102,19 @@ def event_append(*, case: Case, type: str, actor=None, payload: dict | None = No
             payload_hash=payload_hash,
         ),
     )
+
+
+def event_append(*, case: Case, type: str, actor=None, payload: dict | None = None) -> CaseEvent:
+    """Append one event to ``case``'s chain.
+
+    Needs an open transaction in which ``case`` was fetched with ``select_for_update``: that lock keeps
+    sequence numbers and the chain consistent when two writers append at once.
+    """
+    last = CaseEvent.objects.filter(case=case).order_by("-seq").values("seq", "hash").first()
+    seq = last["seq"] + 1 if last else 1
+    prev_hash = last["hash"] if last else GENESIS
+    event = _link(case=case, seq=seq, prev_hash=prev_hash, type=type, actor=actor, payload=payload)
+    event.save(force_insert=True)
     # Move the case's head with the chain (in memory too, so a later save of ``case`` keeps it).
     case.event_count, case.event_head = seq, event.hash
     Case.objects.filter(pk=case.pk).update(event_count=seq, event_head=event.hash)
@@ -115,6 +123,59 @@ def event_append(*, case: Case, type: str, actor=None, payload: dict | None = No
 
     notify_case_event(case=case, event=event)
     return event
+
+
+def event_append_many(items) -> list[CaseEvent]:
+    """Append system events (no actor) to several cases at once: ``items`` are ``(case_id, type, payload)``,
+    and a case's events chain in the order given. One read of the cases' last events, one INSERT, one
+    UPDATE of the heads, and the notifications in bulk (the deadline sweep's batches). Needs every case
+    locked (``select_for_update``) in this transaction.
+    """
+    from notifications.services import notify_case_events
+
+    if not items:
+        return []
+    ids = {case_id for case_id, _type, _payload in items}
+    # The cases as they stand now, with what the notifications read (recipients, the draft check).
+    cases = Case.objects.select_related("consumer", "mediator", "arbitrator").in_bulk(ids)
+    last = CaseEvent.objects.filter(case_id__in=ids).values("case_id").annotate(seq=Max("seq")).order_by()
+    heads = {row["case_id"]: (row["seq"], "") for row in last}
+    if heads:
+        at_heads = Q()
+        for case_id, (seq, _hash) in heads.items():
+            at_heads |= Q(case_id=case_id, seq=seq)
+        for case_id, seq, digest in CaseEvent.objects.filter(at_heads).values_list("case_id", "seq", "hash"):
+            heads[case_id] = (seq, digest)
+    events = []
+    for case_id, type, payload in items:
+        seq, prev_hash = heads.get(case_id, (0, GENESIS))
+        event = _link(case=cases[case_id], seq=seq + 1, prev_hash=prev_hash, type=type, actor=None, payload=payload)
+        heads[case_id] = (event.seq, event.hash)
+        events.append(event)
+    CaseEvent.objects.bulk_create(events)
+    for case_id in ids:
+        cases[case_id].event_count, cases[case_id].event_head = heads[case_id]
+    _move_heads({case_id: heads[case_id] for case_id in ids})
+    notify_case_events([(event.case, event) for event in events])
+    return events
+
+
+def _move_heads(heads: dict) -> None:
+    """Set ``event_count`` and ``event_head`` of several cases: one UPDATE ... FROM (VALUES ...) on
+    PostgreSQL, an UPDATE per case elsewhere."""
+    if connection.vendor != "postgresql":
+        for case_id, (count, digest) in heads.items():
+            Case.objects.filter(pk=case_id).update(event_count=count, event_head=digest)
+        return
+    table = connection.ops.quote_name(Case._meta.db_table)
+    values = ", ".join(["(%s::uuid, %s::integer, %s)"] * len(heads))
+    params = [value for case_id, (count, digest) in heads.items() for value in (case_id, count, digest)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS c SET event_count = v.n, event_head = v.h "  # noqa: S608 (names from the model)
+            f"FROM (VALUES {values}) AS v(id, n, h) WHERE c.id = v.id",
+            params,
+        )
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Role, User
 from odr.errors import Forbidden, NotFound, ValidationFailed
-from odr.realtime import group_send
+from odr.realtime import group_send, group_send_many
 
 from . import policies, webhooks
 from .models import Channel, Delivery, DeliveryStatus, Notification, WebhookEndpoint
@@ -51,30 +51,52 @@ _batch = threading.local()
 
 
 @contextlib.contextmanager
-def operators_read_once():
-    """Within this block (one transaction: a sweep's batch), the active operators are read once."""
-    _batch.operators = None
-    _batch.active = True
+def read_once():
+    """Within this block (one transaction: a sweep's batch), the active operators, each merchant's users
+    and each merchant's webhook endpoints are read once, however many events notify them (nested: the
+    outer block's reads serve)."""
+    if getattr(_batch, "reads", None) is not None:
+        yield
+        return
+    _batch.reads = {}
     try:
         yield
     finally:
-        _batch.active = False
-        _batch.operators = None
+        _batch.reads = None
+
+
+def _once(key, read):
+    reads = getattr(_batch, "reads", None)
+    if reads is None:
+        return read()
+    if key not in reads:
+        reads[key] = read()
+    return reads[key]
 
 
 def _operators() -> list[User]:
-    if getattr(_batch, "active", False):
-        if _batch.operators is None:
-            _batch.operators = list(User.objects.filter(role=Role.OPERATOR, is_active=True))
-        return _batch.operators
-    return list(User.objects.filter(role=Role.OPERATOR, is_active=True))
+    return _once("operators", lambda: list(User.objects.filter(role=Role.OPERATOR, is_active=True)))
+
+
+def _merchant_users(organisation_id) -> list[User]:
+    return _once(
+        ("merchant", organisation_id),
+        lambda: list(User.objects.filter(organisation_id=organisation_id, role=Role.MERCHANT, is_active=True)),
+    )
+
+
+def _endpoints(organisation_id) -> list[WebhookEndpoint]:
+    return _once(
+        ("endpoints", organisation_id),
+        lambda: list(WebhookEndpoint.objects.filter(organisation_id=organisation_id, active=True)),
+    )
 
 
 def _party_users(case, party: str) -> set[User]:
     if party == "consumer":
         return {case.consumer}
     if party == "merchant":
-        return set(User.objects.filter(organisation_id=case.merchant_id, role=Role.MERCHANT, is_active=True))
+        return set(_merchant_users(case.merchant_id))
     if party == "arbitrator" and case.arbitrator is not None:
         return {case.arbitrator}
     return set()
@@ -99,7 +121,7 @@ def _recipients(case, event) -> list[User]:
         people = set(_operators()) | _party_users(case, "arbitrator")
         return sorted((p for p in people if p.is_active), key=lambda u: u.pk)
     people = {case.consumer}
-    people.update(User.objects.filter(organisation_id=case.merchant_id, role=Role.MERCHANT, is_active=True))
+    people.update(_merchant_users(case.merchant_id))
     for neutral in (case.mediator, case.arbitrator):
         if neutral is not None:
             people.add(neutral)
@@ -113,26 +135,72 @@ def notify_case_event(*, case, event) -> list[Notification]:
 
     Call in the transaction that appended ``event`` (``cases.events.event_append`` does).
     """
+    notifications, deliveries = _plan(case, event)
+    _write(notifications, deliveries)
+    return notifications
+
+
+def notify_case_events(pairs) -> list[Notification]:
+    """``notify_case_event`` for several ``(case, event)`` at once: one INSERT for all their notifications
+    and one for their deliveries (``cases.events.event_append_many``)."""
+    notifications, deliveries = [], []
+    with read_once():
+        for case, event in pairs:
+            made, queued = _plan(case, event)
+            notifications += made
+            deliveries += queued
+    _write(notifications, deliveries)
+    return notifications
+
+
+def _plan(case, event) -> tuple[list[Notification], list[Delivery]]:
+    """The notifications and deliveries ``event`` causes, not yet saved."""
     if event.type in SILENT_EVENTS or (case.status == "draft" and event.type not in OPERATORS_ONLY_EVENTS):
-        return []
-    made = []
-    deliveries = []
+        return [], []
+    notifications, deliveries = [], []
     for user in _recipients(case, event):
-        notification = Notification.objects.create(user=user, case=case, event=event, type=event.type)
-        made.append(notification)
-        transaction.on_commit(lambda n=notification: _push(n))
+        notification = Notification(user=user, case=case, event=event, type=event.type)
+        notifications.append(notification)
         if user.email:
             deliveries.append(Delivery(channel=Channel.EMAIL, notification=notification, event=event))
     # The operators' alerts are not the merchant's business: no webhook for them.
     private = event.type in OPERATORS_ONLY_EVENTS or _for_operators_and_arbitrator(event)
-    endpoints = () if private else WebhookEndpoint.objects.filter(organisation_id=case.merchant_id, active=True)
-    for endpoint in endpoints:
+    for endpoint in () if private else _endpoints(case.merchant_id):
         if endpoint.wants(event.type):
             deliveries.append(Delivery(channel=Channel.WEBHOOK, endpoint=endpoint, event=event))
+    return notifications, deliveries
+
+
+def _write(notifications: list[Notification], deliveries: list[Delivery]) -> None:
+    """Save the rows (the outbox, in the caller's transaction); push and queue them once it commits."""
+    Notification.objects.bulk_create(notifications)
+    Delivery.objects.bulk_create(deliveries)  # each takes its notification's new id
+    if notifications or deliveries:
+        transaction.on_commit(lambda: _announce(notifications, deliveries))
+
+
+#: E-mails queued together in one task (``deliver_many``); webhooks, whose far side may be slow, one each.
+EMAILS_PER_TASK = 20
+
+
+def _announce(notifications: list[Notification], deliveries: list[Delivery]) -> None:
+    if len(notifications) == 1:
+        _push(notifications[0])
+    elif notifications:
+        try:
+            errors = group_send_many([_push_message(n) for n in notifications])
+        except Exception:
+            logger.exception("could not push %d notifications", len(notifications))
+        else:
+            for notification, error in zip(notifications, errors, strict=True):
+                if error is not None:
+                    logger.error("could not push notification %s: %r", notification.pk, error)
+    emails = [d.pk for d in deliveries if d.channel == Channel.EMAIL]
+    for start in range(0, len(emails), EMAILS_PER_TASK):
+        _enqueue_many(emails[start : start + EMAILS_PER_TASK])
     for delivery in deliveries:
-        delivery.save()
-        transaction.on_commit(lambda pk=delivery.pk: _enqueue(pk))
-    return made
+        if delivery.channel != Channel.EMAIL:
+            _enqueue(delivery.pk)
 
 
 def subject_of(notification: Notification) -> dict | None:
@@ -156,6 +224,13 @@ def notify_operators_alert(*, alert, operators) -> list[Notification]:
 def _push(notification: Notification) -> None:
     """Send the notification to the user's open pages over the channel layer (best effort: the row is
     the record; a page that was closed lists it on its next load)."""
+    try:
+        group_send(*_push_message(notification))
+    except Exception:
+        logger.exception("could not push notification %s", notification.pk)
+
+
+def _push_message(notification: Notification) -> tuple[str, dict]:
     from cases.labels import EVENT_LABELS
 
     from .consumers import user_group
@@ -169,10 +244,7 @@ def _push(notification: Notification) -> None:
         "case": subject_of(notification),
         "created_at": notification.created_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
     }
-    try:
-        group_send(user_group(notification.user_id), {"type": "notification.created", "notification": message})
-    except Exception:
-        logger.exception("could not push notification %s", notification.pk)
+    return user_group(notification.user_id), {"type": "notification.created", "notification": message}
 
 
 def _enqueue(delivery_id: int) -> None:
@@ -183,6 +255,18 @@ def _enqueue(delivery_id: int) -> None:
         deliver.delay(delivery_id)
     except Exception:
         logger.exception("could not queue delivery %s; the retry sweep will", delivery_id)
+
+
+def _enqueue_many(delivery_ids: list[int]) -> None:
+    from .tasks import deliver, deliver_many
+
+    try:
+        if len(delivery_ids) == 1:
+            deliver.delay(delivery_ids[0])
+        else:
+            deliver_many.delay(delivery_ids)
+    except Exception:
+        logger.exception("could not queue deliveries %s; the retry sweep will", delivery_ids)
 
 
 def notification_mark_read(*, user, notification_id) -> Notification:

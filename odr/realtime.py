@@ -55,3 +55,29 @@ def group_send(group: str, message: dict) -> None:
         return
     future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _sender_loop())
     future.result(timeout=SEND_TIMEOUT)
+
+
+def group_send_many(sends: list[tuple[str, dict]]) -> list[BaseException | None]:
+    """``group_send`` for several ``(group, message)`` at once, concurrently on the process's sending loop
+    (a sweep batch's notices: one wait instead of one per notice). Returns each send's error or None."""
+    layer = get_channel_layer()
+    if layer is None or not sends:
+        return [None] * len(sends)
+    outer_loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    if getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) != os.getpid():
+        outer_loop = None
+    if outer_loop is not None or not type(layer).__module__.startswith("channels_redis"):
+        errors: list[BaseException | None] = []
+        for group, message in sends:
+            try:
+                group_send(group, message)
+                errors.append(None)
+            except Exception as exc:
+                errors.append(exc)
+        return errors
+
+    async def send_all():
+        return await asyncio.gather(*(layer.group_send(g, m) for g, m in sends), return_exceptions=True)
+
+    results = asyncio.run_coroutine_threadsafe(send_all(), _sender_loop()).result(timeout=SEND_TIMEOUT)
+    return [r if isinstance(r, BaseException) else None for r in results]

@@ -173,15 +173,25 @@ class Pending:
 
     def write(self) -> None:
         derive = set()
+        # Consecutive rows of one table changing the same counters go in one statement (a sweep's batch
+        # writes a breach cell per case), still in order: PostgreSQL takes their locks row by row.
+        runs: list[tuple[tuple, list]] = []
         for (rank, key), deltas in sorted(self.rows.items(), key=lambda item: item[0]):
             model = _MODEL_AT[rank]
-            changed = {k: v for k, v in deltas.items() if v}
+            changed = {k: deltas[k] for k in sorted(deltas) if deltas[k]}
             if not changed:
                 continue
             key = dict(key)
-            _bump(model, key, changed)
+            shape = (rank, tuple(key), tuple(changed))
+            if runs and runs[-1][0] == shape:
+                runs[-1][1].append((key, changed))
+            else:
+                runs.append((shape, [(key, changed)]))
             if model is MerchantResponseCell or (model is MerchantStats and RATE_INPUTS & set(changed)):
                 derive.add(key["merchant_id"])
+        for (rank, _key_names, _names), rows in runs:
+            for start in range(0, len(rows), 500):
+                _bump(_MODEL_AT[rank], rows[start : start + 500])
         if derive:
             _merchant_derive(sorted(derive))
         self.rows = {}
@@ -272,8 +282,10 @@ def breach_count(deadline: Deadline) -> None:
     _submit(pending)
 
 
-def _bump(model, key: dict, deltas: dict) -> None:
-    """``INSERT ... ON CONFLICT (key) DO UPDATE SET c = c + excluded.c`` (PostgreSQL and SQLite alike)."""
+def _bump(model, rows: list[tuple[dict, dict]]) -> None:
+    """``INSERT ... VALUES (row), (row) ... ON CONFLICT (key) DO UPDATE SET c = c + excluded.c`` for rows
+    of ``model`` with the same key and counter names, distinct keys (PostgreSQL and SQLite alike)."""
+    key, deltas = rows[0]
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
     columns = [model._meta.get_field(name).column for name in [*key, *deltas]]
@@ -282,11 +294,11 @@ def _bump(model, key: dict, deltas: dict) -> None:
     conflict = f"DO UPDATE SET {sets}" if sets else "DO NOTHING"
     # Names come from the models' metadata, quoted; values are parameters.
     names = ", ".join(quote(c) for c in columns)
-    placeholders = ", ".join(["%s"] * len(columns))
+    values = ", ".join(["(" + ", ".join(["%s"] * len(columns)) + ")"] * len(rows))
     target = ", ".join(quote(c) for c in key_columns)
-    sql = f"INSERT INTO {table} ({names}) VALUES ({placeholders}) ON CONFLICT ({target}) {conflict}"  # noqa: S608
+    sql = f"INSERT INTO {table} ({names}) VALUES {values} ON CONFLICT ({target}) {conflict}"  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*key.values(), *deltas.values()])
+        cursor.execute(sql, [value for key, deltas in rows for value in (*key.values(), *deltas.values())])
 
 
 def percentile(histogram, fraction: float) -> float | None:

@@ -200,3 +200,61 @@ def test_the_operator_sets_a_stage_length(cast):
     with time_machine.travel(MONDAY, tick=False):
         case = file_case(cast)
     assert running(case, "merchant_response").due_at == deadline_after(MONDAY, 3, "CN", "Asia/Shanghai")
+
+
+# --- the sweep's batches -------------------------------------------------------------------------
+def test_a_batch_of_firings_on_several_cases_keeps_every_chain_whole_and_notifies_once_each(cast):
+    """The sweep records a batch's firings together (one insert of events, heads moved at once, the
+    notices in bulk): each case's log still verifies, one event per fired clock, in due order."""
+    from accounts.models import Role, User
+    from notifications.models import Delivery, Notification
+
+    cases = [file_case(cast) for _ in range(3)]
+    due = MONDAY - dt.timedelta(days=1)
+    clocks = [
+        Deadline.objects.create(
+            case=case,
+            kind="award",
+            party="arbitrator",
+            started_at=due - dt.timedelta(days=5),
+            due_at=due + i * dt.timedelta(minutes=1),
+        )
+        for case in cases
+        for i in range(4)
+    ]
+    operators = User.objects.filter(role=Role.OPERATOR, is_active=True).count()
+    with time_machine.travel(MONDAY, tick=False):
+        assert deadline_sweep(batch=5) == len(clocks)
+    for case in cases:
+        case.refresh_from_db()
+        assert chain_verify(case).ok
+        fired = list(case.events.filter(type="deadline_fired").order_by("seq"))
+        assert [e.payload["due_at"] for e in fired] == sorted(e.payload["due_at"] for e in fired)
+        assert len(fired) == 4 and {e.payload["kind"] for e in fired} == {"award"}
+        assert case.event_count == case.events.count()
+        for event in fired:  # the award clock's firing is for the operators (and an arbitrator, none here)
+            assert Notification.objects.filter(event=event).count() == operators
+            assert Delivery.objects.filter(event=event, channel="email").count() == operators
+    assert set(Deadline.objects.filter(pk__in=[c.pk for c in clocks]).values_list("status", flat=True)) == {"fired"}
+
+
+def test_a_clock_an_earlier_firing_of_the_batch_stopped_does_not_fire(cast):
+    """The merchant's silence defaults the case and sends it to arbitration, which stops the case's other
+    clocks; one of them, due a moment later in the same batch, is then left cancelled, not fired."""
+    with time_machine.travel(MONDAY, tick=False):
+        case = file_case(cast)
+    response = running(case, "merchant_response")
+    other = Deadline.objects.create(
+        case=case,
+        kind="jurisdiction_objections",
+        party="parties",
+        started_at=MONDAY,
+        due_at=response.due_at + dt.timedelta(seconds=30),
+    )
+    with time_machine.travel(other.due_at + dt.timedelta(seconds=1), tick=False):
+        assert deadline_sweep() == 1
+    other.refresh_from_db()
+    assert other.status == "cancelled"
+    assert Case.objects.get(pk=case.pk).status == "arbitration"
+    assert [e.payload["kind"] for e in case.events.filter(type="deadline_fired")] == ["merchant_response"]
+    assert chain_verify(Case.objects.get(pk=case.pk)).ok

@@ -528,3 +528,18 @@ def test_no_bell_for_visitors_who_are_not_logged_in(db):
     page = Client().get("/accounts/login/")
     assert page.status_code == 200
     assert 'class="badge"' not in page.content.decode()
+
+
+def test_a_batch_of_emails_goes_out_in_one_task_each_delivery_its_own_attempt(cast, shop):
+    """``deliver_many`` (a sweep batch's e-mails in one task): every pending one is sent once; one already
+    sent is skipped, not sent twice."""
+    from notifications.tasks import deliver_many
+
+    case = file_case(cast)
+    emails = list(Delivery.objects.filter(event__case=case, channel="email").order_by("pk"))
+    assert len(emails) >= 2
+    deliver(emails[0].pk)
+    mail.outbox.clear()
+    assert deliver_many([d.pk for d in emails]) == {"skipped": 1, "sent": len(emails) - 1}
+    assert len(mail.outbox) == len(emails) - 1
+    assert set(Delivery.objects.filter(pk__in=[d.pk for d in emails]).values_list("status", flat=True)) == {"sent"}
