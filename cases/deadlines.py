@@ -302,7 +302,7 @@ def deadline_sweep(*, now: dt.datetime | None = None, batch: int = 100) -> int:
         with transaction.atomic():
             rows = list(
                 Deadline.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("case", "case__consumer", "case__merchant", "case__arbitrator")
+                .select_related("case")
                 .filter(status=DeadlineStatus.RUNNING, due_at__lte=now_)
                 .order_by("due_at", "id")[:batch]
             )
@@ -328,9 +328,7 @@ def deadline_sweep(*, now: dt.datetime | None = None, batch: int = 100) -> int:
                         deadline.refresh_from_db(fields=["status"])
                         if deadline.status != DeadlineStatus.RUNNING:
                             continue
-                        deadline.case = Case.objects.select_related("consumer", "merchant", "arbitrator").get(
-                            pk=deadline.case_id
-                        )
+                        deadline.case = Case.objects.get(pk=deadline.case_id)
                     action = _consequence(deadline, statuses[deadline.case_id], now_)
                     if action is None:  # nothing to apply: the firing is only recorded
                         summaries.breach_count(deadline)
