@@ -211,11 +211,13 @@ def _consequence(deadline: Deadline, status: str, now: dt.datetime):
 
 
 def _record_fired(fired: list[tuple[Deadline, str]], now: dt.datetime) -> None:
-    """For the batch at once: a ``deadline_fired`` event on each case's log after the firing's
-    consequences (the cases' chains and the notifications in bulk), the rows marked fired and their
-    pending reminders cancelled."""
+    """For the batch at once: the breaches counted, a ``deadline_fired`` event on each case's log after the
+    firing's consequences (the cases' chains and the notifications in bulk), the rows marked fired and
+    their pending reminders cancelled."""
     if not fired:
         return
+    for deadline, _status in fired:
+        summaries.breach_count(deadline)
     event_append_many(
         [
             (
@@ -300,54 +302,74 @@ def deadline_sweep(*, now: dt.datetime | None = None, batch: int = 100) -> int:
     while True:
         now_ = now or timezone.now()
         with transaction.atomic():
+            # Each due row with its case, both locked; a row whose case someone holds (a party acting, the
+            # reminder sweep, another batch) waits for a later batch: a sweep never waits for a lock, so
+            # it cannot deadlock with them, and the conditions below read the case as it stands.
             rows = list(
-                Deadline.objects.select_for_update(skip_locked=True, of=("self",))
+                Deadline.objects.select_for_update(skip_locked=True, of=("self", "case"))
                 .select_related("case")
                 .filter(status=DeadlineStatus.RUNNING, due_at__lte=now_)
                 .order_by("due_at", "id")[:batch]
             )
             if not rows:
                 return fired
-            # The batch's cases, locked in one statement (in id order, like every batch, so two workers
-            # sharing cases wait for each other instead of deadlocking): their statuses now.
-            statuses = dict(
-                Case.objects.select_for_update()
-                .filter(pk__in={d.case_id for d in rows})
-                .order_by("pk")
-                .values_list("pk", "status")
-            )
-            done: list[tuple[Deadline, str]] = []
+            statuses = {d.case_id: d.case.status for d in rows}
+            recorded = 0
+            pending: list[tuple[Deadline, str]] = []
             # The statistics' rows are written once for the batch, in their fixed order (not fire by fire,
             # which would hold some while waiting for others, for as long as the batch runs); the people
             # every firing notifies are read once for the batch.
             with summaries.deferred(), read_once():
                 for deadline in rows:
                     if deadline.case.status != statuses[deadline.case_id]:
-                        # The case moved since the claim (an earlier firing of this batch, or a party just
-                        # before the lock): that may have stopped this clock, and its conditions changed.
+                        # An earlier firing of this batch moved the case: that may have stopped this clock.
                         deadline.refresh_from_db(fields=["status"])
                         if deadline.status != DeadlineStatus.RUNNING:
                             continue
                         deadline.case = Case.objects.get(pk=deadline.case_id)
                     action = _consequence(deadline, statuses[deadline.case_id], now_)
                     if action is None:  # nothing to apply: the firing is only recorded
-                        summaries.breach_count(deadline)
-                        done.append((deadline, statuses[deadline.case_id]))
+                        pending.append((deadline, statuses[deadline.case_id]))
                         continue
+                    if any(d.case_id == deadline.case_id for d, _status in pending):
+                        # The case's log gets its earlier firing before this one's consequences.
+                        recorded += _record(pending, now_)
+                        pending = []
                     try:
                         with transaction.atomic(), summaries.deferred():
                             action()
-                            summaries.breach_count(deadline)
                             status = Case.objects.filter(pk=deadline.case_id).values_list("status", flat=True).get()
                     except Exception:
                         logger.exception("deadline %s (%s) could not fire", deadline.pk, deadline.kind)
                         continue
                     statuses[deadline.case_id] = status
-                    done.append((deadline, status))
-                _record_fired(done, now_)
-            fired += len(done)
-            if not done and all(d.status == DeadlineStatus.RUNNING for d in rows):
+                    pending.append((deadline, status))
+                recorded += _record(pending, now_)
+            fired += recorded
+            if not recorded and all(d.status == DeadlineStatus.RUNNING for d in rows):
                 return fired  # every row failed: leave them to the next sweep
+
+
+def _record(fired: list[tuple[Deadline, str]], now: dt.datetime) -> int:
+    """Record ``fired`` together, in a savepoint; should that fail, one by one (a firing that cannot be
+    recorded is logged and stays running, and the batch goes on). Returns how many were recorded."""
+    if not fired:
+        return 0
+    try:
+        with transaction.atomic(), summaries.deferred():
+            _record_fired(fired, now)
+        return len(fired)
+    except Exception:
+        logger.exception("recording %d firings together failed; recording them one by one", len(fired))
+    count = 0
+    for one in fired:
+        try:
+            with transaction.atomic(), summaries.deferred():
+                _record_fired([one], now)
+            count += 1
+        except Exception:
+            logger.exception("deadline %s (%s) could not be recorded as fired", one[0].pk, one[0].kind)
+    return count
 
 
 def sweep_all(*, now: dt.datetime | None = None) -> dict:

@@ -190,8 +190,8 @@ class Pending:
             if model is MerchantResponseCell or (model is MerchantStats and RATE_INPUTS & set(changed)):
                 derive.add(key["merchant_id"])
         for (rank, _key_names, _names), rows in runs:
-            for start in range(0, len(rows), 500):
-                _bump(_MODEL_AT[rank], rows[start : start + 500])
+            for start in range(0, len(rows), 100):  # under SQLite's oldest parameter limit (999)
+                _bump(_MODEL_AT[rank], rows[start : start + 100])
         if derive:
             _merchant_derive(sorted(derive))
         self.rows = {}

@@ -6,17 +6,20 @@ through the HTTP API, except the many-appends one, which calls the service direc
 requests closer together. Each race runs for several rounds, each on a fresh case.
 """
 
+import datetime as dt
 import threading
 from dataclasses import dataclass
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
+from django.utils import timezone
 
 from cases import services
+from cases.deadlines import deadline_sweep
 from cases.events import GENESIS, chain_verify
-from cases.models import Case, CaseEvent
+from cases.models import Case, CaseEvent, Deadline
 from tests.conftest import client_for, require_postgres
-from tests.factories import Cast, case_in, merchant_colleague
+from tests.factories import Cast, case_in, file_case, merchant_colleague
 
 ROUNDS = 10
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -271,3 +274,40 @@ def test_many_concurrent_appends_keep_the_sequence_whole():
         assert len(events) == before + 8
         statements = sorted(e.payload["statement"] for e in events[before:])
         assert statements == sorted(f"Disclosure {n}" for n in range(8))
+
+
+def test_the_sweep_leaves_a_clock_whose_case_someone_holds_for_a_later_sweep():
+    """A party's move holds the case's row: the sweep does not wait for it (nor deadlock with it); it fires
+    the other due clocks and this one once the row is free, once."""
+    require_postgres()
+    cast = Cast.make()
+    held, free = file_case(cast), file_case(cast)
+    past = timezone.now() - dt.timedelta(minutes=5)
+    for case in (held, free):
+        Deadline.objects.create(
+            case=case, kind="award", party="arbitrator", started_at=past - dt.timedelta(days=1), due_at=past
+        )
+    locked, release = threading.Event(), threading.Event()
+
+    def hold():
+        with transaction.atomic():
+            Case.objects.select_for_update().get(pk=held.pk)
+            locked.set()
+            release.wait(timeout=20)
+
+    def sweep():
+        locked.wait(timeout=10)
+        try:
+            return deadline_sweep()
+        finally:
+            release.set()
+
+    _held, fired_while_held = run_together([hold, sweep])
+    assert fired_while_held == 1
+    assert Deadline.objects.get(case=free, kind="award").status == "fired"
+    assert Deadline.objects.get(case=held, kind="award").status == "running"
+    assert deadline_sweep() == 1
+    assert Deadline.objects.get(case=held, kind="award").status == "fired"
+    for case in (held, free):
+        assert CaseEvent.objects.filter(case=case, type="deadline_fired").count() == 1
+        assert chain_verify(Case.objects.get(pk=case.pk)).ok
