@@ -18,7 +18,7 @@ from channels.exceptions import ChannelFull
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.contrib.auth.models import AnonymousUser
 
-from odr.errors import DomainError
+from odr.errors import DomainError, Forbidden, NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -57,11 +57,15 @@ def _is_member(user_id, case_id, room) -> bool:
 
 @database_sync_to_async
 def _post(user_id, case_id, room, body):
+    """Post as the user as they stand now (``message_post`` checks their membership under the case's lock:
+    Forbidden or NotFound when they no longer belong in the room)."""
     from accounts.models import User
 
     from .services import message_json, message_post
 
-    user = User.objects.get(pk=user_id)
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        raise NotFound()
     return message_json(message_post(actor=user, case_id=case_id, room=room, body=body))
 
 
@@ -120,21 +124,26 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive_json(self, content, **kwargs):
         kind = content.get("type") if isinstance(content, dict) else None
-        if not await _is_member(self.user.pk, self.case_id, self.room):
-            await self._cut_off()
-            return
         if kind == "message":
             body = content.get("body")
             if not isinstance(body, str):
                 await self.send_json({"type": "error", "error": {"code": "invalid", "message": "body must be text"}})
                 return
             try:
-                await _post(self.user.pk, self.case_id, self.room, body)  # the service sends it to the room
+                # The service checks the membership itself, under the case's lock, and sends it to the room:
+                # one trip to the database thread per message.
+                await _post(self.user.pk, self.case_id, self.room, body)
+            except (Forbidden, NotFound):  # no longer a member of this room
+                await self._cut_off()
             except DomainError as exc:
                 await self.send_json(
                     {"type": "error", "error": {"code": exc.code, "message": str(exc.message), "fields": exc.fields}}
                 )
-        elif kind == "typing":
+            return
+        if not await _is_member(self.user.pk, self.case_id, self.room):
+            await self._cut_off()
+            return
+        if kind == "typing":
             now = time.monotonic()
             if now - self.last_typing >= TYPING_EVERY_SECONDS:
                 self.last_typing = now

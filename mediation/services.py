@@ -459,12 +459,15 @@ def _rate_limited(user_id: int, case_id) -> bool:
     elapsed = (now % window) / window
     key = f"chat-rate:{user_id}:{case_id}:"
     previous = cache.get(key + str(current - 1)) or 0
-    cache.add(key + str(current), 0, timeout=window * 3)
-    try:
+    try:  # two round trips in the common case (the window's counter exists)
         count = cache.incr(key + str(current))
-    except ValueError:  # expired between add and incr
-        cache.set(key + str(current), 1, timeout=window * 3)
-        count = 1
+    except ValueError:  # the window's first message (or its counter expired): start it
+        cache.add(key + str(current), 0, timeout=window * 3)
+        try:
+            count = cache.incr(key + str(current))
+        except ValueError:  # expired between add and incr
+            cache.set(key + str(current), 1, timeout=window * 3)
+            count = 1
     return previous * (1 - elapsed) + count > settings.ODR_CHAT_RATE
 
 
