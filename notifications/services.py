@@ -184,9 +184,7 @@ EMAILS_PER_TASK = 20
 
 
 def _announce(notifications: list[Notification], deliveries: list[Delivery]) -> None:
-    if len(notifications) == 1:
-        _push(notifications[0])
-    elif notifications:
+    if notifications:
         try:
             errors = group_send_many([_push_message(n) for n in notifications])
         except Exception:

@@ -42,15 +42,21 @@ def _sender_loop() -> asyncio.AbstractEventLoop:
         return _loop
 
 
+def _on_sender_loop(layer) -> bool:
+    """Whether to send on the process's sending loop: a Redis layer, called from no event loop of this
+    process (otherwise the caller's loop, or the in-memory layer's, takes the send)."""
+    outer_loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    if getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) != os.getpid():
+        outer_loop = None
+    return outer_loop is None and type(layer).__module__.startswith("channels_redis")
+
+
 def group_send(group: str, message: dict) -> None:
     """Hand ``message`` to every connection in ``group``, on every ASGI process (the channel layer)."""
     layer = get_channel_layer()
     if layer is None:
         return
-    outer_loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
-    if getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) != os.getpid():
-        outer_loop = None
-    if outer_loop is not None or not type(layer).__module__.startswith("channels_redis"):
+    if not _on_sender_loop(layer):
         async_to_sync(layer.group_send)(group, message)
         return
     future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _sender_loop())
@@ -63,10 +69,7 @@ def group_send_many(sends: list[tuple[str, dict]]) -> list[BaseException | None]
     layer = get_channel_layer()
     if layer is None or not sends:
         return [None] * len(sends)
-    outer_loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
-    if getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) != os.getpid():
-        outer_loop = None
-    if outer_loop is not None or not type(layer).__module__.startswith("channels_redis"):
+    if not _on_sender_loop(layer):
         errors: list[BaseException | None] = []
         for group, message in sends:
             try:

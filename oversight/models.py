@@ -88,19 +88,44 @@ def _counters(names):
     }
 
 
-class CaseCell(models.Model):
-    """Filed cases of one month (by filing date, UTC), country pair, category and claim currency: how many
-    are in each state, how they ended, how the outcome was carried out, and the sums claimed and granted.
-
-    Kept current by ``summaries.apply`` in the transaction of every move of a case (a decrement of the
-    old counters and an increment of the new, on this row), rebuilt from the cases by ``stats_rebuild``."""
+class _Cell(models.Model):
+    """A summary row's place: the month of filing (UTC), the country pair and the category."""
 
     month = models.DateField()
     consumer_country = models.CharField(max_length=2)
     merchant_country = models.CharField(max_length=2)
     category = models.CharField(max_length=32)
+
+    class Meta:
+        abstract = True
+
+
+class _CaseCounters(_Cell):
+    """A cell of cases in one claim currency, with a counter per state, outcome and compliance class."""
+
     currency = models.CharField(max_length=3)
     locals().update(_counters(CELL_COUNTS + CELL_AMOUNTS))
+
+    class Meta:
+        abstract = True
+
+
+class _BreachCounter(_Cell):
+    """A cell of missed deadlines of one kind."""
+
+    kind = models.CharField(max_length=32)
+    count = models.IntegerField(default=0, db_default=0)
+
+    class Meta:
+        abstract = True
+
+
+class CaseCell(_CaseCounters):
+    """Filed cases of one month (by filing date, UTC), country pair, category and claim currency: how many
+    are in each state, how they ended, how the outcome was carried out, and the sums claimed and granted.
+
+    Kept current by ``summaries.apply`` in the transaction of every move of a case (a decrement of the
+    old counters and an increment of the new, on this row), rebuilt from the cases by ``stats_rebuild``."""
 
     class Meta:
         constraints = [
@@ -132,16 +157,9 @@ class DurationCell(models.Model):
         return f"{self.month:%Y-%m} {self.measure}/{self.stage}={self.value}: {self.count}"
 
 
-class BreachCell(models.Model):
+class BreachCell(_BreachCounter):
     """Deadlines missed by whoever had to act (``summaries.BREACH_KINDS``), by the case's month, pair and
     category, counted when the sweep fires them."""
-
-    month = models.DateField()
-    consumer_country = models.CharField(max_length=2)
-    merchant_country = models.CharField(max_length=2)
-    category = models.CharField(max_length=32)
-    kind = models.CharField(max_length=32)
-    count = models.IntegerField(default=0, db_default=0)
 
     class Meta:
         constraints = [
@@ -154,7 +172,7 @@ class BreachCell(models.Model):
         return f"{self.month:%Y-%m} {self.kind}: {self.count}"
 
 
-class MerchantCell(models.Model):
+class MerchantCell(_CaseCounters):
     """One merchant's share of a ``CaseCell``: its filed cases of one month, country pair, category and
     claim currency, with the same counters. Summed over the merchants, these rows are the ``CaseCell``
     rows. They give one merchant's overview without reading its cases.
@@ -166,12 +184,6 @@ class MerchantCell(models.Model):
     merchant = models.ForeignKey(
         "accounts.MerchantOrganisation", on_delete=models.CASCADE, related_name="+", db_index=False
     )
-    month = models.DateField()
-    consumer_country = models.CharField(max_length=2)
-    merchant_country = models.CharField(max_length=2)
-    category = models.CharField(max_length=32)
-    currency = models.CharField(max_length=3)
-    locals().update(_counters(CELL_COUNTS + CELL_AMOUNTS))
 
     class Meta:
         constraints = [
@@ -185,7 +197,7 @@ class MerchantCell(models.Model):
         return f"{self.merchant_id} {self.month:%Y-%m} {self.consumer_country}-{self.merchant_country} {self.category}"
 
 
-class MerchantBreachCell(models.Model):
+class MerchantBreachCell(_BreachCounter):
     """One merchant's share of a ``BreachCell``: missed deadlines on its cases by the case's month, pair
     and category, counted by the sweep as it fires them (every kind of ``summaries.BREACH_KINDS``, the
     arbitrator's award too, as the overview counts them)."""
@@ -193,12 +205,6 @@ class MerchantBreachCell(models.Model):
     merchant = models.ForeignKey(
         "accounts.MerchantOrganisation", on_delete=models.CASCADE, related_name="+", db_index=False
     )
-    month = models.DateField()
-    consumer_country = models.CharField(max_length=2)
-    merchant_country = models.CharField(max_length=2)
-    category = models.CharField(max_length=32)
-    kind = models.CharField(max_length=32)
-    count = models.IntegerField(default=0, db_default=0)
 
     class Meta:
         constraints = [

@@ -107,6 +107,15 @@ def _months(qs, f: Filters, field: str = "month"):
     return qs
 
 
+def _over(qs, outer: str) -> list[tuple]:
+    """Run ``outer`` (PostgreSQL SQL the ORM cannot write, such as GROUPING SETS) over the rows of ``qs``:
+    ``{}`` in it stands for the ORM's own SQL of ``qs``, whose every value is a parameter."""
+    inner, params = qs.order_by().query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(outer.format(inner), params)
+        return cursor.fetchall()
+
+
 class _Summary:
     """The cells as the source of the counts: ``CaseCell``, or the merchant's ``MerchantCell`` rows when the
     filters name one (the same columns, so everything below reads either)."""
@@ -126,16 +135,11 @@ class _Summary:
         SQLite has none: two passes)."""
         if connection.vendor != "postgresql":
             return _pairs_and_categories(self.qs, self.measures["cases"])
-        cells = self.qs.values("consumer_country", "merchant_country", "category", "cases").order_by()
-        inner, params = cells.query.sql_with_params()
-        # ``inner`` is the ORM's own SQL for the filtered cells; every value in it is a parameter.
-        sql = (
-            "SELECT GROUPING(category), consumer_country, merchant_country, category, SUM(cases) "  # noqa: S608
-            f"FROM ({inner}) AS cells GROUP BY GROUPING SETS ((consumer_country, merchant_country), (category))"
+        rows = _over(
+            self.qs.values("consumer_country", "merchant_country", "category", "cases"),
+            "SELECT GROUPING(category), consumer_country, merchant_country, category, SUM(cases) FROM ({}) AS cells "
+            "GROUP BY GROUPING SETS ((consumer_country, merchant_country), (category))",
         )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
         pairs = [(cc, mc, n) for by_category, cc, mc, _cat, n in rows if by_category]
         categories = [(cat, n) for by_category, _cc, _mc, cat, n in rows if not by_category]
         return _pairs_json(pairs), _categories_json(categories)
@@ -269,18 +273,16 @@ def _durations(f: Filters, *, cases: bool) -> dict:
     if cases and connection.vendor == "postgresql":
         # One pass for the three histograms, through the covering pair/category/merchant indexes when
         # filtered so (index-only scans).
-        inner, params = _cases(f).values(*DURATION_COLUMNS).order_by().query.sql_with_params()
-        sql = (
-            "SELECT GROUPING(response_hours, resolution_days, close_days), response_hours, resolved_in, "  # noqa: S608
-            f"resolution_days, close_days, COUNT(*) FROM ({inner}) AS d GROUP BY GROUPING SETS "
-            "((response_hours), (resolved_in, resolution_days), (close_days))"
+        rows = _over(
+            _cases(f).values(*DURATION_COLUMNS),
+            "SELECT GROUPING(response_hours, resolution_days, close_days), response_hours, resolved_in, "
+            "resolution_days, close_days, COUNT(*) FROM ({}) AS d GROUP BY GROUPING SETS "
+            "((response_hours), (resolved_in, resolution_days), (close_days))",
         )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            for grouped, hours, stage, days, close, n in cursor.fetchall():
-                measure, value, stage = DURATION_SETS[grouped](hours, stage, days, close)
-                if value is not None:
-                    histograms.setdefault((measure, stage), []).append((value, n))
+        for grouped, hours, stage, days, close, n in rows:
+            measure, value, stage = DURATION_SETS[grouped](hours, stage, days, close)
+            if value is not None:
+                histograms.setdefault((measure, stage), []).append((value, n))
     elif cases:
         qs = _cases(f)
         for measure, field, stage in (
