@@ -27,6 +27,8 @@ phase's window, and latency percentiles (ms) over every delivery of the phase's 
 import argparse
 import asyncio
 import contextlib
+import gc
+import heapq
 import itertools
 import json
 import math
@@ -208,6 +210,11 @@ class Loadgen:
         await c.ws.send(json.dumps({"type": "message", "body": head + "x" * max(0, PAD - len(head))}))
 
     def new_phase(self, name: str) -> Phase:
+        # What earlier phases left (their latencies, the connections) is set aside from the garbage
+        # collector: a full collection over it paused this process for ~100 ms at a phase's start,
+        # delaying its sends and reads, and the servers' latency would carry the generator's pause.
+        gc.collect()
+        gc.freeze()
         phase = Phase(len(self.phases), name)
         self.phases.append(phase)
         for c in self.conns:
@@ -267,20 +274,24 @@ class Loadgen:
         period = 1.0 / per_sender if per_sender > 0 else duration
         cap = max(32, per_sender * len(live) * 0.1)  # Little: more under way means a mean latency > 100 ms
 
-        async def loop(c: Conn):
-            at = phase.t0 + random.random() * period
-            while True:
+        async def pace():
+            # One task sends every sender's messages when due (a heap of the next times): a task a sender
+            # took ~100 ms of this process's time just to start, delaying the phase's first messages.
+            due = [(phase.t0 + random.random() * period, n) for n in range(len(live))]
+            heapq.heapify(due)
+            while not stop.is_set():
+                at, n = due[0]
                 delay = at - time.monotonic()
                 if delay > 0:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), delay)
-                if stop.is_set() or c.ws is None:
-                    return
-                try:
+                    continue
+                heapq.heapreplace(due, (at + period, n))
+                c = live[n]
+                if c.ws is None:
+                    continue
+                with contextlib.suppress(ConnectionClosed):
                     await self.send(c, phase)
-                except ConnectionClosed:
-                    return
-                at += period
 
         async def watch():
             while not stop.is_set():
@@ -292,7 +303,7 @@ class Loadgen:
                     stop.set()
 
         self.current, phase.t0, phase.open = phase, time.monotonic(), True
-        tasks = [asyncio.create_task(loop(c)) for c in live]
+        tasks = [asyncio.create_task(pace())]
         watcher = asyncio.create_task(watch())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), duration)

@@ -125,24 +125,29 @@ def event_append(*, case: Case, type: str, actor=None, payload: dict | None = No
     return event
 
 
-def event_append_many(items) -> list[CaseEvent]:
-    """Append system events (no actor) to several cases at once: ``items`` are ``(case_id, type, payload)``,
-    and a case's events chain in the order given. One read of the cases' last events, one INSERT, one
-    UPDATE of the heads, and the notifications in bulk (the deadline sweep's batches). Needs every case
-    locked (``select_for_update``) in this transaction.
+def event_append_many(items, *, cases: dict | None = None) -> list[CaseEvent]:
+    """Append events to several cases at once: ``items`` are ``(case_id, type, payload)`` for the system's
+    events or ``(case_id, type, payload, actor)``, and a case's events chain in the order given. One read of
+    the cases' last events, one INSERT, one UPDATE of the heads, and the notifications in bulk (the deadline
+    sweep's batches, a chat batch's messages). Needs every case locked (``select_for_update``) in this
+    transaction; ``cases`` (``{id: case}``) are those rows when the caller has them and its events notify
+    no one (otherwise they are read again with the people the notifications need).
     """
     from notifications.services import notify_case_events
 
     if not items:
         return []
-    ids = {case_id for case_id, _type, _payload in items}
-    # The cases as they stand now, with what the notifications read (recipients, the draft check).
-    cases = Case.objects.select_related("consumer", "mediator", "arbitrator").in_bulk(ids)
+    ids = {item[0] for item in items}
+    if cases is None:
+        cases = Case.objects.select_related("consumer", "mediator", "arbitrator").in_bulk(ids)
     heads = _last_events(ids)
     events = []
-    for case_id, type, payload in items:
+    for case_id, type, payload, *actor in items:
         seq, prev_hash = heads.get(case_id, (0, GENESIS))
-        event = _link(case=cases[case_id], seq=seq + 1, prev_hash=prev_hash, type=type, actor=None, payload=payload)
+        event = _link(
+            case=cases[case_id], seq=seq + 1, prev_hash=prev_hash, type=type, actor=actor[0] if actor else None,
+            payload=payload,
+        )  # fmt: skip
         heads[case_id] = (event.seq, event.hash)
         events.append(event)
     CaseEvent.objects.bulk_create(events)

@@ -4,15 +4,18 @@ Authenticated by the session cookie or a single-use ``?ticket=`` (``POST /api/v1
 origin is checked by AllowedHostsOriginValidator (``odr.asgi``). Membership is asked of
 ``mediation.policies`` at connect and again for every message, and whenever the case changes (the
 lifecycle broadcasts ``chat.recheck``), so a participant who is removed is cut off at once. Messages go
-through ``mediation.services.message_post`` (stored, hashed onto the chain, length and rate limited)
-and reach every member on every ASGI process through the channel layer.
+through ``mediation.services.message_post_many`` (stored, hashed onto the chain, length and rate limited),
+a process's messages in batches (``_Poster``), and reach every member on every ASGI process through the
+channel layer.
 """
 
+import asyncio
 import contextlib
 import logging
 import time
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.exceptions import ChannelFull
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -55,21 +58,101 @@ def _is_member(user_id, case_id, room) -> bool:
     return bool(user and case and room_member(user, case, room))
 
 
-@database_sync_to_async
-def _post(user_id, case_id, room, body):
-    """Post as the user as they stand now (``message_post`` checks their membership under the case's lock:
-    Forbidden or NotFound when they no longer belong in the room)."""
+def _post_batch(posts, wait):
+    """``message_post_many`` for what a process's connections sent, as their users stand now (a user gone
+    or deactivated is refused as NotFound, as a non-member is by the service: the connection is cut off)."""
     from accounts.models import User
 
-    from .services import message_json, message_post
+    from .services import message_post_many
 
-    user = User.objects.filter(pk=user_id).first()
-    if user is None:
-        raise NotFound()
-    return message_json(message_post(actor=user, case_id=case_id, room=room, body=body))
+    fields = ("id", "role", "organisation_id", "is_active", "display_name", "email")
+    users = User.objects.only(*fields).in_bulk({user_id for user_id, _case, _room, _body in posts})
+    known = [(users.get(user_id), case_id, room, body) for user_id, case_id, room, body in posts]
+    results = message_post_many([post for post in known if post[0] is not None and post[0].is_active], wait=wait)
+    out = iter(results)
+    return [(next(out) if user is not None and user.is_active else NotFound()) for user, _case, _room, _body in known]
+
+
+class _Poster:
+    """The messages of a process's connections, written in batches: while one batch is in the database,
+    the messages sent meanwhile gather and go together as the next (one transaction, a handful of
+    statements, however many). A message sent to an idle poster goes at once, alone.
+
+    A batch does not wait for cases another process's batch holds: their messages go again with the next
+    batch, at the head of it (a room's messages keep their order), and a message skipped ``PATIENCE``
+    times makes the next batch wait for its case."""
+
+    MAX_BATCH = 200
+    PATIENCE = 3
+
+    def __init__(self):
+        self.pending: list[list] = []  # [post, future, times skipped]
+        self.writing = False
+
+    async def post(self, user_id, case_id, room, body):
+        future = asyncio.get_running_loop().create_future()
+        self.pending.append([(user_id, case_id, room, body), future, 0])
+        if not self.writing:
+            self.writing = True
+            asyncio.get_running_loop().create_task(self._write())
+        result = await future
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    async def _write(self) -> None:
+        from .services import CaseBusy
+
+        batch: list[list] = []
+        try:
+            while self.pending:
+                batch, self.pending = self.pending[: self.MAX_BATCH], self.pending[self.MAX_BATCH :]
+                wait = any(skipped >= self.PATIENCE for _post, _future, skipped in batch)
+                try:
+                    results = await database_sync_to_async(_post_batch)([item[0] for item in batch], wait)
+                except Exception as exc:  # noqa: BLE001 -- each sender's consumer raises it, as before
+                    results = [exc] * len(batch)
+                again = []
+                for item, result in zip(batch, results, strict=True):
+                    if isinstance(result, CaseBusy):
+                        item[2] += 1
+                        again.append(item)
+                    elif not item[1].done():
+                        item[1].set_result(result)
+                self.pending[:0] = again
+                batch = []
+        except BaseException as exc:  # cancelled with its loop, or a fault here: no sender waits for ever
+            for _post, future, _skipped in batch + self.pending:
+                if not future.done():
+                    future.set_exception(exc if isinstance(exc, Exception) else RuntimeError("chat poster stopped"))
+            self.pending = []
+            raise
+        finally:
+            self.writing = False
+
+
+_posters: dict[asyncio.AbstractEventLoop, _Poster] = {}
+
+
+def _poster() -> _Poster:
+    loop = asyncio.get_running_loop()
+    if loop not in _posters:
+        _posters.clear()  # a new loop (tests start one per test): the old poster's futures are gone with it
+        _posters[loop] = _Poster()
+    return _posters[loop]
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
+    async def dispatch(self, message):
+        """Channels' own, without its ``aclose_old_connections`` before every event: that is a trip to the
+        process's one database thread for each message delivered, each waiting behind the batch being
+        written. This consumer reaches the database only through ``database_sync_to_async``, which closes
+        old connections itself, before and after."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def connect(self):
         kwargs = self.scope["url_route"]["kwargs"]
         self.case_id, self.room = str(kwargs["case_id"]), kwargs["room"]
@@ -130,9 +213,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 await self.send_json({"type": "error", "error": {"code": "invalid", "message": "body must be text"}})
                 return
             try:
-                # The service checks the membership itself, under the case's lock, and sends it to the room:
-                # one trip to the database thread per message.
-                await _post(self.user.pk, self.case_id, self.room, body)
+                # The service checks the membership itself, under the case's lock, and sends it to the room,
+                # in a batch with what the process's other connections sent meanwhile.
+                await _poster().post(self.user.pk, self.case_id, self.room, body)
             except (Forbidden, NotFound):  # no longer a member of this room
                 await self._cut_off()
             except DomainError as exc:

@@ -1,26 +1,29 @@
 """The consensual stages as services: offers, double-blind bidding, neutrals' appointment, sessions,
 chat messages and the mediator's settlement agreement. One transaction each, its event on the chain."""
 
+import contextlib
 import datetime as dt
 import hashlib
+import logging
 import secrets
+import uuid
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Role, User
 from cases import selectors
-from cases.events import canonical, event_append, sha256
-from cases.models import Case, Party
+from cases.events import canonical, event_append, event_append_many, sha256
+from cases.models import Case, CaseEvent, Party
 from cases.money import Money, minor_units
 from cases.services import lifecycle
 from odr.errors import Conflict, NotFound, ValidationFailed
-from odr.realtime import group_send
+from odr.realtime import group_send_many
 
 from . import policies
 from .models import (
@@ -34,6 +37,8 @@ from .models import (
     OfferStatus,
     SettlementAgreement,
 )
+
+logger = logging.getLogger(__name__)
 
 
 def _raise(refusal):
@@ -446,68 +451,207 @@ def session_ics(*, user, case_id, session_id) -> bytes:
 
 
 # --- chat -----------------------------------------------------------------------------------------
-def _rate_limited(user_id: int, case_id) -> bool:
-    """At most ODR_CHAT_RATE messages a user and case in any ODR_CHAT_RATE_SECONDS.
+_rate_redis = None
+
+
+def _rate_client():
+    """The Redis the shared cache lives on (one client a process), or None on the in-process cache."""
+    global _rate_redis
+    if not settings.REDIS_URL:
+        return None
+    if _rate_redis is None:
+        import redis
+
+        _rate_redis = redis.Redis.from_url(settings.REDIS_URL)
+    return _rate_redis
+
+
+def _rate_limited_many(senders: list[tuple[int, object]], counted: list | None = None) -> list[bool]:
+    """For each ``(user_id, case_id)`` in turn, whether that message goes over the limit: at most
+    ODR_CHAT_RATE messages a user and case in any ODR_CHAT_RATE_SECONDS.
 
     A sliding-window counter: this window's count plus the previous window's, weighted by how much of
     it still overlaps the last ODR_CHAT_RATE_SECONDS, so a burst across a window boundary counts whole.
-    Counters live in the shared cache (Redis in a deployment), so every ASGI process applies one limit.
+    Counters live in Redis in a deployment, so every ASGI process applies one limit; a batch's counters
+    take one round trip (a pipeline), a user's several messages in it counting one after the other.
+    The counters raised are added to ``counted`` (for ``_rate_uncount`` when the messages are not stored).
     """
     window = settings.ODR_CHAT_RATE_SECONDS
     now = timezone.now().timestamp()
     current = int(now // window)
-    elapsed = (now % window) / window
-    key = f"chat-rate:{user_id}:{case_id}:"
-    previous = cache.get(key + str(current - 1)) or 0
-    try:  # two round trips in the common case (the window's counter exists)
-        count = cache.incr(key + str(current))
-    except ValueError:  # the window's first message (or its counter expired): start it
-        cache.add(key + str(current), 0, timeout=window * 3)
-        try:
-            count = cache.incr(key + str(current))
-        except ValueError:  # expired between add and incr
-            cache.set(key + str(current), 1, timeout=window * 3)
-            count = 1
-    return previous * (1 - elapsed) + count > settings.ODR_CHAT_RATE
+    overlap = 1 - (now % window) / window
+    keys = [f"{settings.ODR_CACHE_PREFIX}:chat-rate:{user_id}:{case_id}:" for user_id, case_id in senders]
+    client = _rate_client()
+    if client is None:  # one process: the local cache
+        counts = []
+        for key in keys:
+            cache.add(key + str(current), 0, timeout=window * 3)
+            counts.append((cache.get(key + str(current - 1)) or 0, cache.incr(key + str(current))))
+    else:
+        pipe = client.pipeline(transaction=False)
+        for key in keys:
+            pipe.get(key + str(current - 1))
+            pipe.incr(key + str(current))
+            pipe.expire(key + str(current), window * 3)
+        replies = pipe.execute()
+        counts = [(int(replies[n] or 0), replies[n + 1]) for n in range(0, len(replies), 3)]
+    if counted is not None:
+        counted += [key + str(current) for key in keys]
+    return [previous * overlap + count > settings.ODR_CHAT_RATE for previous, count in counts]
 
 
-def message_post(*, actor, case_id, room: str, body: str, publish: bool = True) -> ChatMessage:
-    """A member's message: checked (membership, stage, length, rate), stored, hashed onto the chain and
-    sent to the room's open connections.
+def _rate_uncount(counted: list[str]) -> None:
+    """Take back what ``_rate_limited_many`` counted for messages a failed transaction did not store."""
+    if not counted:
+        return
+    client = _rate_client()
+    if client is None:
+        for key in counted:
+            with contextlib.suppress(ValueError):  # expired meanwhile
+                cache.decr(key)
+        return
+    pipe = client.pipeline(transaction=False)
+    for key in counted:
+        pipe.decr(key)
+    pipe.execute()
 
-    It is sent while the case's row is still locked, so that the room's members on every process get
-    its messages in the order of their ids (two posts at once on two processes cannot overtake).
-    """
-    body = (body or "").strip()
+
+def _body_refusal(body: str):
     if not body:
-        raise ValidationFailed(fields={"body": [_("Write a message.")]})
+        return ValidationFailed(fields={"body": [_("Write a message.")]})
+    if "\x00" in body:  # PostgreSQL stores no NUL in text (the API's serializer refuses it the same way)
+        return ValidationFailed(fields={"body": [_("Null characters are not allowed.")]})
     if len(body) > settings.ODR_CHAT_MAX_LENGTH:
-        raise ValidationFailed(
+        return ValidationFailed(
             fields={"body": [_("A message may be at most %(n)s characters.") % {"n": settings.ODR_CHAT_MAX_LENGTH}]}
         )
-    with transaction.atomic():
-        case = selectors.case_get_for_update(actor, case_id)
-        _raise(policies.room_write_refusal(actor, case, room))
-        if _rate_limited(actor.pk, case.pk):
-            raise Conflict(_("You are sending messages too fast; wait a moment."), code="rate_limited")
-        message = ChatMessage.objects.create(case=case, room=room, author=actor, role=actor.role, body=body)
-        # The log keeps the message's hash, not its text: caucus messages stay private to their room.
-        event_append(
-            case=case,
-            type="message",
-            actor=actor,
-            payload={"room": room, "message": message.pk, "body_sha256": hashlib.sha256(body.encode()).hexdigest()},
-        )
-        if publish:
-            message_publish(case.pk, room, message_json(message))
-    return message
+    return None
 
 
-def message_publish(case_id, room: str, payload: dict) -> None:
-    """Hand a message to the room's connections on every ASGI process (the channel layer)."""
+def message_post(*, actor, case_id, room: str, body: str) -> ChatMessage:
+    """A member's message: checked (membership, stage, length, rate), stored, hashed onto the chain and
+    sent to the room's open connections (``message_post_many`` of one)."""
+    result = message_post_many([(actor, case_id, room, body)])[0]
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+class CaseBusy(Exception):  # noqa: N818 -- a result, not an error
+    """``message_post_many(wait=False)``'s result for a message whose case another transaction holds."""
+
+
+#: What a chat batch reads of its cases: what the room's policy and the chain's hash ask.
+CHAT_CASE_FIELDS = ("id", "reference", "status", "consumer_id", "merchant_id", "mediator_id", "arbitrator_id")
+
+
+def message_post_many(posts, *, wait: bool = True) -> list:
+    """Members' messages, each ``(actor, case_id, room, body)``: for each in turn its ``ChatMessage``,
+    stored, hashed onto its case's chain and sent to the room's open connections, or the ``DomainError``
+    that refuses it (the others go on). The chat consumers of a process hand in what their connections
+    sent while the previous batch was being written: one transaction, a handful of statements and one
+    Redis round trip for the rate limit, however many messages and cases.
+
+    The messages are sent while their cases are still locked, so that a room's members on every process
+    get its messages in the order of their ids (two posts at once on two processes cannot overtake).
+    With ``wait=False`` a case another transaction holds (another process's batch) is skipped, not waited
+    for: its messages get ``CaseBusy`` and nothing else happens to them, for the caller to hand in again.
+    A batch the database refuses as a whole is retried a message at a time.
+    """
+    results: list = [None] * len(posts)
+    todo = []
+    for index, (actor, case_id, room, body) in enumerate(posts):
+        body = (body or "").strip()
+        results[index] = _body_refusal(body)
+        if results[index] is None:
+            todo.append((index, actor, case_id, room, body))
+    if not todo:
+        return results
+    counted: list[str] = []
+    try:
+        with transaction.atomic():
+            _post_locked(todo, results, wait, counted)
+    except Exception:
+        _rate_uncount(counted)  # none of them was stored
+        if len(todo) == 1:
+            raise
+        logger.warning("chat: a batch of %s messages failed; posting them one at a time", len(todo), exc_info=True)
+        for index, actor, case_id, room, body in todo:
+            try:
+                results[index] = message_post_many([(actor, case_id, room, body)], wait=wait)[0]
+            except Exception as exc:  # noqa: BLE001 -- that one message's error, handed to its sender
+                results[index] = exc
+    return results
+
+
+def _post_locked(todo, results, wait: bool, counted: list) -> None:
+    from cases.policies import can_view
+
     from .consumers import room_group
 
-    group_send(room_group(case_id, room), {"type": "chat.message", "message": payload})
+    ids = set()
+    for _index, _actor, case_id, _room, _body in todo:
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            ids.add(uuid.UUID(str(case_id)))
+    # In the order of their ids: two batches that wait for each other's cases cannot deadlock.
+    locked = Case.objects.select_for_update(skip_locked=not wait).only(*CHAT_CASE_FIELDS)
+    cases = {case.pk: case for case in locked.filter(pk__in=ids).order_by("pk")}
+    busy = set() if wait else set(Case.objects.filter(pk__in=ids - cases.keys()).values_list("pk", flat=True))
+    allowed = []
+    for index, actor, case_id, room, body in todo:
+        try:
+            case_id = uuid.UUID(str(case_id))
+        except (ValueError, TypeError, AttributeError):
+            case_id = None
+        case = cases.get(case_id)
+        if case_id in busy:
+            results[index] = CaseBusy()
+            continue
+        if case is None or not can_view(actor, case):
+            results[index] = NotFound()
+            continue
+        results[index] = policies.room_write_refusal(actor, case, room)
+        if results[index] is None:
+            allowed.append((index, actor, case, room, body))
+    limited = _rate_limited_many([(actor.pk, case.pk) for _index, actor, case, _room, _body in allowed], counted)
+    posted = []
+    for over, (index, actor, case, room, body) in zip(limited, allowed, strict=True):
+        if over:
+            results[index] = Conflict(_("You are sending messages too fast; wait a moment."), code="rate_limited")
+        else:
+            posted.append((index, ChatMessage(case=case, room=room, author=actor, role=actor.role, body=body)))
+    if not posted:
+        return
+    ChatMessage.objects.bulk_create([message for _index, message in posted])
+    # The log keeps each message's hash, not its text: caucus messages stay private to their room.
+    event_append_many(
+        [
+            (
+                message.case_id,
+                "message",
+                {
+                    "room": message.room,
+                    "message": message.pk,
+                    "body_sha256": hashlib.sha256(message.body.encode()).hexdigest(),
+                },
+                message.author,
+            )
+            for _index, message in posted
+        ],
+        cases=cases,
+    )
+    # The constraints PostgreSQL defers to the commit (the foreign keys) are checked now: what the room hears
+    # must be what the commit keeps, and the messages go out before it, under the cases' locks.
+    connection.check_constraints(table_names=[ChatMessage._meta.db_table, CaseEvent._meta.db_table])
+    sends = [
+        (room_group(message.case_id, message.room), {"type": "chat.message", "message": message_json(message)})
+        for _index, message in posted
+    ]
+    for (group, _message), error in zip(sends, group_send_many(sends), strict=True):
+        if error is not None:  # stored and on the chain: the room reads it on its next load
+            logger.warning("chat: could not send a message to %s: %r", group, error)
+    for index, message in posted:
+        results[index] = message
 
 
 def message_list_for(user, case_id, room: str, *, after: int = 0, limit: int = 200):

@@ -1,5 +1,8 @@
 """Sending to websocket groups from synchronous code (services, on-commit hooks).
 
+On the Redis pub/sub layer (the deployment's, odr/settings.py), a send is a PUBLISH from the calling
+thread on a plain Redis client (several sends: one pipeline, one round trip), no event loop involved.
+On other layers:
 ``async_to_sync`` from a thread with no event loop (a Celery worker, the deadline sweep, a WSGI view)
 starts a new loop in a new thread on every call, and the Redis channel layer opens new connections for
 every new loop: a few milliseconds and a connection per notice. There, one event loop per process runs in
@@ -15,6 +18,7 @@ import threading
 
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
@@ -56,6 +60,11 @@ def group_send(group: str, message: dict) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    if _publisher(layer) is not None:
+        error = _publish_many(layer, [(group, message)])[0]
+        if error is not None:
+            raise error
+        return
     if not _on_sender_loop(layer):
         async_to_sync(layer.group_send)(group, message)
         return
@@ -64,23 +73,68 @@ def group_send(group: str, message: dict) -> None:
 
 
 def group_send_many(sends: list[tuple[str, dict]]) -> list[BaseException | None]:
-    """``group_send`` for several ``(group, message)`` at once, concurrently on the process's sending loop
-    (a sweep batch's notices: one wait instead of one per notice). Returns each send's error or None."""
+    """``group_send`` for several ``(group, message)`` at once, in one wait, a group's in the order given (a
+    sweep batch's notices, one user's in the order they were made; a chat batch's messages, a room's in
+    the order of their ids). On the Redis pub/sub layer, one round trip from the calling thread (a
+    pipeline of PUBLISH); elsewhere concurrently across groups on an event loop. Returns each send's error
+    or None."""
     layer = get_channel_layer()
     if layer is None or not sends:
         return [None] * len(sends)
-    if not _on_sender_loop(layer):
-        errors: list[BaseException | None] = []
-        for group, message in sends:
-            try:
-                group_send(group, message)
-                errors.append(None)
-            except Exception as exc:
-                errors.append(exc)
-        return errors
+    if _publisher(layer) is not None:
+        return _publish_many(layer, sends)
 
     async def send_all():
-        return await asyncio.gather(*(layer.group_send(g, m) for g, m in sends), return_exceptions=True)
+        errors: list[BaseException | None] = [None] * len(sends)
+        by_group: dict[str, list[int]] = {}
+        for index, (group, _message) in enumerate(sends):
+            by_group.setdefault(group, []).append(index)
 
-    results = asyncio.run_coroutine_threadsafe(send_all(), _sender_loop()).result(timeout=SEND_TIMEOUT)
-    return [r if isinstance(r, BaseException) else None for r in results]
+        async def in_order(indices):
+            for index in indices:
+                try:
+                    await layer.group_send(*sends[index])
+                except Exception as exc:  # noqa: BLE001 -- returned to the caller, which logs it
+                    errors[index] = exc
+
+        await asyncio.gather(*(in_order(indices) for indices in by_group.values()))
+        return errors
+
+    if not _on_sender_loop(layer):
+        return async_to_sync(send_all)()
+    return asyncio.run_coroutine_threadsafe(send_all(), _sender_loop()).result(timeout=SEND_TIMEOUT)
+
+
+_publishers: dict[str, object] = {}
+
+
+def _publisher(layer):
+    """A synchronous Redis client for the pub/sub layer's one host (None for any other layer or several
+    hosts, whose groups are sharded)."""
+    if type(layer).__name__ != "RedisPubSubChannelLayer":
+        return None
+    config = settings.CHANNEL_LAYERS["default"].get("CONFIG", {})
+    hosts = config.get("hosts") or []
+    if len(hosts) != 1 or not isinstance(hosts[0], dict) or "address" not in hosts[0]:
+        return None
+    address = hosts[0]["address"]
+    if address not in _publishers:
+        import redis
+
+        _publishers[address] = redis.Redis.from_url(address)
+    return _publishers[address]
+
+
+def _publish_many(layer, sends) -> list[BaseException | None]:
+    """What the pub/sub layer's ``group_send`` does (PUBLISH the serialised message on the group's Redis
+    channel, ``<prefix>__group__<group>``, as channels_redis.pubsub names it), for every send in one
+    pipeline: no event loop, and the ASGI process's own loop is not asked to wait in line for it."""
+    prefix = settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("prefix", "asgi")
+    pipe = _publisher(layer).pipeline(transaction=False)
+    for group, message in sends:
+        pipe.publish(f"{prefix}__group__{group}", layer.serialize(message))
+    try:
+        pipe.execute()
+    except Exception as exc:  # noqa: BLE001 -- every send failed; returned to the caller, which logs it
+        return [exc] * len(sends)
+    return [None] * len(sends)

@@ -128,28 +128,29 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, Celery broker and channel layer ---------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
+ODR_CACHE_PREFIX = os.environ.get("ODR_CACHE_PREFIX", "odr")  # keys of this deployment in a shared Redis
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": os.environ.get("ODR_CACHE_PREFIX", "odr"),
+            "KEY_PREFIX": ODR_CACHE_PREFIX,
         }
     }
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # channels-redis blocks up to 5 s waiting for a message; redis-py 8 would time a read out at
-            # 5 s and drop idle websockets, so reads on the layer's connections never time out.
-            # A process's queue holds up to ``capacity`` messages for its connections (channels-redis's
-            # default, 100, overflows when a room of 100 joins at once: presence replies fail and group
-            # messages are dropped). Group memberships last ``group_expiry`` (a day): connections open longer
-            # than that stop hearing their groups, so keep it above the longest session.
+            # Redis pub/sub: a group message is one PUBLISH, which Redis hands once to each ASGI process with
+            # members in the group, and the process to its connections there (the list-based layer,
+            # channels_redis.core, pushes one copy per connection and each is popped by its own round trip:
+            # 4-5 times slower in bench_chat, and its pool ran dry when a room of 100 left at once).
+            # Memberships last as long as their connections; a process that falls behind by more than
+            # Redis's ``client-output-buffer-limit pubsub`` is disconnected and resubscribes, losing what
+            # it missed (the chat's clients read the room's history again on reconnecting). Reads on the
+            # layer's connections never time out (redis-py 8 would time an idle one out at 5 s).
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
                 "prefix": os.environ.get("ODR_CHANNEL_PREFIX", "odr"),
-                "capacity": int(os.environ.get("ODR_CHANNEL_CAPACITY", "5000")),
-                "group_expiry": int(os.environ.get("ODR_CHANNEL_GROUP_EXPIRY", "86400")),
             },
         }
     }

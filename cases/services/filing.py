@@ -3,8 +3,7 @@
 import datetime as dt
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -26,11 +25,15 @@ def reference_allocate(*, year: int | None = None) -> str:
     this one statement; a filing that then fails leaves a gap, never a duplicate.
     """
     year = year or timezone.now().year
+    quote = connection.ops.quote_name
+    table, last, year_ = (quote(name) for name in (ReferenceCounter._meta.db_table, "last", "year"))
     for _attempt in range(3):
-        with transaction.atomic():
-            if ReferenceCounter.objects.filter(year=year).update(last=F("last") + 1):
-                number = ReferenceCounter.objects.get(year=year).last
-                return f"ODR-{year}-{number:06d}"
+        # One statement (its own transaction in autocommit): the row is locked only while it runs.
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {table} SET {last} = {last} + 1 WHERE {year_} = %s RETURNING {last}", [year])  # noqa: S608
+            row = cursor.fetchone()
+        if row is not None:
+            return f"ODR-{year}-{row[0]:06d}"
         try:
             with transaction.atomic():
                 ReferenceCounter.objects.create(year=year, last=1)
@@ -110,7 +113,9 @@ def case_file(
 
     reference = reference_allocate()
     try:
-        with transaction.atomic():
+        # The summary rows last, just before the commit: concurrent filings bump the same rows (one month,
+        # pair and category), each locked until its transaction ends (``summaries.deferred``).
+        with transaction.atomic(), summaries.deferred():
             now = timezone.now()
             case = Case(
                 reference=reference,

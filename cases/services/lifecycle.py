@@ -42,7 +42,9 @@ def _perform(
     replaces the action's policy when another rule decides (a blind-bid round settling, an agreement
     accepted by both); ``event_type`` then names what happened on the log.
     """
-    with transaction.atomic():
+    # The summary rows go last, just before the commit (``summaries.deferred``): every move of every case
+    # filed in one month, pair and category bumps the same row, and it stays locked until the commit.
+    with transaction.atomic(), summaries.deferred():
         case = selectors.case_get_for_update(actor, case_id)
         if check is not None:
             check(case)
