@@ -198,16 +198,25 @@ class Loadgen:
         return time.monotonic() - start
 
     # --- sending -------------------------------------------------------------------------------
-    async def send(self, c: Conn, phase: Phase, waiter: asyncio.Future | None = None) -> None:
+    async def send(self, c: Conn, phase: Phase, waiter: asyncio.Future | None = None, at: float | None = None) -> None:
+        """Send one message; its latency counts from ``at`` (a paced message's due time: the generator's own
+        lateness counts against the server too, never hides) or from now. Not counted if the socket closed."""
         c.seq += 1
         if waiter is not None:
             self.waiters[(c.index, c.seq)] = waiter
-        now = time.monotonic()
-        head = f"{phase.index}|{c.index}|{c.seq}|{now:.6f}|"
-        c.outstanding.append((c.seq, now))
+        stamp = time.monotonic() if at is None else at
+        head = f"{phase.index}|{c.index}|{c.seq}|{stamp:.6f}|"
+        c.outstanding.append((c.seq, stamp))
         phase.sent += 1
         phase.expected += self.live[c.room]
-        await c.ws.send(json.dumps({"type": "message", "body": head + "x" * max(0, PAD - len(head))}))
+        try:
+            await c.ws.send(json.dumps({"type": "message", "body": head + "x" * max(0, PAD - len(head))}))
+        except ConnectionClosed:
+            c.outstanding.pop()
+            phase.sent -= 1
+            phase.expected -= self.live[c.room]
+            self.waiters.pop((c.index, c.seq), None)
+            raise
 
     def new_phase(self, name: str) -> Phase:
         # What earlier phases left (their latencies, the connections) is set aside from the garbage
@@ -286,12 +295,15 @@ class Loadgen:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), delay)
                     continue
-                heapq.heapreplace(due, (at + period, n))
                 c = live[n]
-                if c.ws is None:
+                if c.ws is None:  # closed by the server: no longer scheduled
+                    heapq.heappop(due)
+                    if not due:
+                        return
                     continue
+                heapq.heapreplace(due, (at + period, n))
                 with contextlib.suppress(ConnectionClosed):
-                    await self.send(c, phase)
+                    await self.send(c, phase, at=at)
 
         async def watch():
             while not stop.is_set():

@@ -10,15 +10,14 @@ channel layer.
 """
 
 import asyncio
-import contextlib
 import logging
 import time
 from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
-from channels.exceptions import ChannelFull
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 
 from odr.errors import DomainError, Forbidden, NotFound
@@ -78,47 +77,40 @@ class _Poster:
     the messages sent meanwhile gather and go together as the next (one transaction, a handful of
     statements, however many). A message sent to an idle poster goes at once, alone.
 
-    A batch does not wait for cases another process's batch holds: their messages go again with the next
-    batch, at the head of it (a room's messages keep their order), and a message skipped ``PATIENCE``
-    times makes the next batch wait for its case."""
+    A batch does not wait for cases another transaction holds: their messages go again with the next
+    batch, at the head of it (a case's messages keep their order), a few milliseconds later. A message
+    skipped ``PATIENCE`` times is then posted on its own, waiting for its case's lock, before the rest of
+    its batch (waiting for one case at a time, it cannot deadlock with a transaction that locks several)."""
 
     MAX_BATCH = 200
     PATIENCE = 3
+    RETRY_AFTER = 0.005  # seconds before a batch of only skipped messages goes again
 
     def __init__(self):
         self.pending: list[list] = []  # [post, future, times skipped]
-        self.writing = False
+        self.task: asyncio.Task | None = None
 
     async def post(self, user_id, case_id, room, body):
         future = asyncio.get_running_loop().create_future()
         self.pending.append([(user_id, case_id, room, body), future, 0])
-        if not self.writing:
-            self.writing = True
-            asyncio.get_running_loop().create_task(self._write())
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self._write())
         result = await future
         if isinstance(result, BaseException):
             raise result
         return result
 
     async def _write(self) -> None:
-        from .services import CaseBusy
-
         batch: list[list] = []
         try:
             while self.pending:
+                if all(skipped for _post, _future, skipped in self.pending):
+                    await asyncio.sleep(self.RETRY_AFTER)  # let the holder of their cases commit
                 batch, self.pending = self.pending[: self.MAX_BATCH], self.pending[self.MAX_BATCH :]
-                wait = any(skipped >= self.PATIENCE for _post, _future, skipped in batch)
-                try:
-                    results = await database_sync_to_async(_post_batch)([item[0] for item in batch], wait)
-                except Exception as exc:  # noqa: BLE001 -- each sender's consumer raises it, as before
-                    results = [exc] * len(batch)
-                again = []
-                for item, result in zip(batch, results, strict=True):
-                    if isinstance(result, CaseBusy):
-                        item[2] += 1
-                        again.append(item)
-                    elif not item[1].done():
-                        item[1].set_result(result)
+                impatient = [item for item in batch if item[2] >= self.PATIENCE]
+                for item in impatient:
+                    await self._run([item], wait=True)
+                again = await self._run([item for item in batch if item[2] < self.PATIENCE], wait=False)
                 self.pending[:0] = again
                 batch = []
         except BaseException as exc:  # cancelled with its loop, or a fault here: no sender waits for ever
@@ -126,9 +118,30 @@ class _Poster:
                 if not future.done():
                     future.set_exception(exc if isinstance(exc, Exception) else RuntimeError("chat poster stopped"))
             self.pending = []
-            raise
+            if not isinstance(exc, Exception):
+                raise
+            logger.exception("chat: the poster failed")
         finally:
-            self.writing = False
+            self.task = None
+
+    async def _run(self, items: list[list], wait: bool) -> list[list]:
+        """Post ``items``; resolve each one's future, except those whose case was busy (returned)."""
+        from .services import CaseBusy
+
+        if not items:
+            return []
+        try:
+            results = await database_sync_to_async(_post_batch)([item[0] for item in items], wait)
+        except Exception as exc:  # noqa: BLE001 -- each sender's consumer raises it, as before
+            results = [exc] * len(items)
+        again = []
+        for item, result in zip(items, results, strict=True):
+            if isinstance(result, CaseBusy):
+                item[2] += 1
+                again.append(item)
+            elif not item[1].done():
+                item[1].set_result(result)
+        return again
 
 
 _posters: dict[asyncio.AbstractEventLoop, _Poster] = {}
@@ -173,8 +186,20 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(case_group(self.case_id), self.channel_name)
         await self.accept()
         await self._presence("joined")
+        self.rechecking = asyncio.get_running_loop().create_task(self._recheck_every(settings.ODR_CHAT_RECHECK_SECONDS))
+
+    async def _recheck_every(self, seconds: float) -> None:
+        """Membership asked again every ``seconds`` as well: a ``chat.recheck`` the layer lost (pub/sub
+        delivers at most once) delays a removed member's cut-off by that much at most."""
+        while True:
+            await asyncio.sleep(seconds)
+            if not await _is_member(self.user.pk, self.case_id, self.room):
+                await self._cut_off()
+                return
 
     async def disconnect(self, code):
+        if hasattr(self, "rechecking"):
+            self.rechecking.cancel()
         if hasattr(self, "group"):
             try:
                 # Best effort: when many leave at once the layer may refuse a send (its connection pool
@@ -223,20 +248,20 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                     {"type": "error", "error": {"code": exc.code, "message": str(exc.message), "fields": exc.fields}}
                 )
             return
+        if kind == "typing" and time.monotonic() - self.last_typing < TYPING_EVERY_SECONDS:
+            return  # told the room a moment ago: nothing to send, nothing to check
         if not await _is_member(self.user.pk, self.case_id, self.room):
             await self._cut_off()
             return
         if kind == "typing":
-            now = time.monotonic()
-            if now - self.last_typing >= TYPING_EVERY_SECONDS:
-                self.last_typing = now
-                await self.channel_layer.group_send(
-                    self.group,
-                    {
-                        "type": "chat.typing",
-                        "typing": {"author": self.user.display_name, "author_id": self.user.pk, "role": self.user.role},
-                    },
-                )
+            self.last_typing = time.monotonic()
+            await self.channel_layer.group_send(
+                self.group,
+                {
+                    "type": "chat.typing",
+                    "typing": {"author": self.user.display_name, "author_id": self.user.pk, "role": self.user.role},
+                },
+            )
         else:
             await self.send_json({"type": "error", "error": {"code": "invalid", "message": "unknown type"}})
 
@@ -256,8 +281,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if event.get("reply_to") and event["reply_to"] != self.channel_name:
             # Tell the newcomer who is already here (best effort: a newcomer whose queue is full, or who
             # left already, does not cost this member its own connection).
-            with contextlib.suppress(ChannelFull):
+            try:
                 await self._here(event["reply_to"])
+            except Exception:  # the newcomer left already, or the layer refused: best effort
+                logger.warning("chat: could not tell a newcomer to %s who is here", self.group, exc_info=True)
 
     async def _here(self, reply_to: str) -> None:
         await self.channel_layer.send(

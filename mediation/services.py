@@ -11,7 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Role, User
 from cases import selectors
 from cases.events import canonical, event_append, event_append_many, sha256
-from cases.models import Case, CaseEvent, Party
+from cases.models import Case, Party
 from cases.money import Money, minor_units
 from cases.services import lifecycle
 from odr.errors import Conflict, NotFound, ValidationFailed
@@ -451,19 +451,13 @@ def session_ics(*, user, case_id, session_id) -> bytes:
 
 
 # --- chat -----------------------------------------------------------------------------------------
-_rate_redis = None
-
-
 def _rate_client():
-    """The Redis the shared cache lives on (one client a process), or None on the in-process cache."""
-    global _rate_redis
+    """The Redis the shared cache lives on, or None on the in-process cache."""
     if not settings.REDIS_URL:
         return None
-    if _rate_redis is None:
-        import redis
+    from odr.redis_clients import client
 
-        _rate_redis = redis.Redis.from_url(settings.REDIS_URL)
-    return _rate_redis
+    return client(settings.REDIS_URL)
 
 
 def _rate_limited_many(senders: list[tuple[int, object]], counted: list | None = None) -> list[bool]:
@@ -486,7 +480,12 @@ def _rate_limited_many(senders: list[tuple[int, object]], counted: list | None =
         counts = []
         for key in keys:
             cache.add(key + str(current), 0, timeout=window * 3)
-            counts.append((cache.get(key + str(current - 1)) or 0, cache.incr(key + str(current))))
+            try:
+                count = cache.incr(key + str(current))
+            except ValueError:  # expired between add and incr
+                cache.set(key + str(current), 1, timeout=window * 3)
+                count = 1
+            counts.append((cache.get(key + str(current - 1)) or 0, count))
     else:
         pipe = client.pipeline(transaction=False)
         for key in keys:
@@ -500,20 +499,28 @@ def _rate_limited_many(senders: list[tuple[int, object]], counted: list | None =
     return [previous * overlap + count > settings.ODR_CHAT_RATE for previous, count in counts]
 
 
+_UNCOUNT = "if redis.call('exists', KEYS[1]) == 1 then return redis.call('decr', KEYS[1]) end return 0"
+
+
 def _rate_uncount(counted: list[str]) -> None:
-    """Take back what ``_rate_limited_many`` counted for messages a failed transaction did not store."""
+    """Take back what ``_rate_limited_many`` counted for messages a failed transaction did not store (a
+    counter that has expired meanwhile stays gone). Best effort: a failure here is logged, not raised."""
     if not counted:
         return
-    client = _rate_client()
-    if client is None:
+    try:
+        client = _rate_client()
+        if client is None:
+            for key in counted:
+                with contextlib.suppress(ValueError):  # expired meanwhile
+                    cache.decr(key)
+            return
+        uncount = client.register_script(_UNCOUNT)
+        pipe = client.pipeline(transaction=False)
         for key in counted:
-            with contextlib.suppress(ValueError):  # expired meanwhile
-                cache.decr(key)
-        return
-    pipe = client.pipeline(transaction=False)
-    for key in counted:
-        pipe.decr(key)
-    pipe.execute()
+            uncount(keys=[key], client=pipe)
+        pipe.execute()
+    except Exception:
+        logger.warning("chat: could not take back %s rate counts", len(counted), exc_info=True)
 
 
 def _body_refusal(body: str):
@@ -521,6 +528,10 @@ def _body_refusal(body: str):
         return ValidationFailed(fields={"body": [_("Write a message.")]})
     if "\x00" in body:  # PostgreSQL stores no NUL in text (the API's serializer refuses it the same way)
         return ValidationFailed(fields={"body": [_("Null characters are not allowed.")]})
+    try:
+        body.encode()
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800" in the websocket's JSON): not storable text
+        return ValidationFailed(fields={"body": [_("Surrogate characters are not allowed.")]})
     if len(body) > settings.ODR_CHAT_MAX_LENGTH:
         return ValidationFailed(
             fields={"body": [_("A message may be at most %(n)s characters.") % {"n": settings.ODR_CHAT_MAX_LENGTH}]}
@@ -568,23 +579,35 @@ def message_post_many(posts, *, wait: bool = True) -> list:
     if not todo:
         return results
     counted: list[str] = []
+    sent: list[bool] = []
     try:
         with transaction.atomic():
-            _post_locked(todo, results, wait, counted)
-    except Exception:
-        _rate_uncount(counted)  # none of them was stored
-        if len(todo) == 1:
-            raise
-        logger.warning("chat: a batch of %s messages failed; posting them one at a time", len(todo), exc_info=True)
-        for index, actor, case_id, room, body in todo:
-            try:
-                results[index] = message_post_many([(actor, case_id, room, body)], wait=wait)[0]
-            except Exception as exc:  # noqa: BLE001 -- that one message's error, handed to its sender
+            _post_locked(todo, results, wait, counted, sent)
+    except Exception as exc:
+        if sent:  # the commit itself failed: the room heard them and they may be stored; no second copy
+            logger.error("chat: the commit of a batch of %s messages failed after sending them", len(todo))
+            for index, *_post in todo:
                 results[index] = exc
+            return results
+        _rate_uncount(counted)  # none of them was stored
+        if len(todo) == 1 or not isinstance(exc, DatabaseError):  # one message's error, or Redis and the like
+            for index, *_post in todo:
+                results[index] = exc
+            return results
+        # The database refused the batch for one message it cannot take: the others go one at a time.
+        logger.warning("chat: a batch of %s messages failed; posting them one at a time", len(todo), exc_info=True)
+        busy = set()
+        for index, actor, case_id, room, body in todo:
+            if str(case_id) in busy:  # a later message of a busy case waits with the earlier one (order)
+                results[index] = CaseBusy()
+                continue
+            results[index] = message_post_many([(actor, case_id, room, body)], wait=wait)[0]
+            if isinstance(results[index], CaseBusy):
+                busy.add(str(case_id))
     return results
 
 
-def _post_locked(todo, results, wait: bool, counted: list) -> None:
+def _post_locked(todo, results, wait: bool, counted: list, sent: list) -> None:
     from cases.policies import can_view
 
     from .consumers import room_group
@@ -597,6 +620,8 @@ def _post_locked(todo, results, wait: bool, counted: list) -> None:
     locked = Case.objects.select_for_update(skip_locked=not wait).only(*CHAT_CASE_FIELDS)
     cases = {case.pk: case for case in locked.filter(pk__in=ids).order_by("pk")}
     busy = set() if wait else set(Case.objects.filter(pk__in=ids - cases.keys()).values_list("pk", flat=True))
+    # Authors the database does not know (gone meanwhile) are refused here, not by the commit.
+    known = set(User.objects.filter(pk__in={actor.pk for _index, actor, *_post in todo}).values_list("pk", flat=True))
     allowed = []
     for index, actor, case_id, room, body in todo:
         try:
@@ -607,7 +632,7 @@ def _post_locked(todo, results, wait: bool, counted: list) -> None:
         if case_id in busy:
             results[index] = CaseBusy()
             continue
-        if case is None or not can_view(actor, case):
+        if case is None or actor.pk not in known or not can_view(actor, case):
             results[index] = NotFound()
             continue
         results[index] = policies.room_write_refusal(actor, case, room)
@@ -640,13 +665,11 @@ def _post_locked(todo, results, wait: bool, counted: list) -> None:
         ],
         cases=cases,
     )
-    # The constraints PostgreSQL defers to the commit (the foreign keys) are checked now: what the room hears
-    # must be what the commit keeps, and the messages go out before it, under the cases' locks.
-    connection.check_constraints(table_names=[ChatMessage._meta.db_table, CaseEvent._meta.db_table])
     sends = [
         (room_group(message.case_id, message.room), {"type": "chat.message", "message": message_json(message)})
         for _index, message in posted
     ]
+    sent.append(True)
     for (group, _message), error in zip(sends, group_send_many(sends), strict=True):
         if error is not None:  # stored and on the chain: the room reads it on its next load
             logger.warning("chat: could not send a message to %s: %r", group, error)

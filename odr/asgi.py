@@ -31,6 +31,7 @@ start_embedded_sweep()
 # (frozen): the collections walk only what the connections and requests made. (Rarer collections cut the
 # pauses further but cost a web process 2-8 MB more, over its 150 MB budget.)
 get_resolver().url_patterns  # noqa: B018 -- imports every view
+gc.collect()  # what loading left as garbage goes first, not into the frozen set
 gc.freeze()
 
 

@@ -105,9 +105,6 @@ def group_send_many(sends: list[tuple[str, dict]]) -> list[BaseException | None]
     return asyncio.run_coroutine_threadsafe(send_all(), _sender_loop()).result(timeout=SEND_TIMEOUT)
 
 
-_publishers: dict[str, object] = {}
-
-
 def _publisher(layer):
     """A synchronous Redis client for the pub/sub layer's one host (None for any other layer or several
     hosts, whose groups are sharded)."""
@@ -117,12 +114,9 @@ def _publisher(layer):
     hosts = config.get("hosts") or []
     if len(hosts) != 1 or not isinstance(hosts[0], dict) or "address" not in hosts[0]:
         return None
-    address = hosts[0]["address"]
-    if address not in _publishers:
-        import redis
+    from .redis_clients import client
 
-        _publishers[address] = redis.Redis.from_url(address)
-    return _publishers[address]
+    return client(hosts[0]["address"])
 
 
 def _publish_many(layer, sends) -> list[BaseException | None]:

@@ -8,6 +8,7 @@ See https://docs.djangoproject.com/en/5.2/ref/settings/ for each setting.
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -150,7 +151,9 @@ if REDIS_URL:
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
-                "prefix": os.environ.get("ODR_CHANNEL_PREFIX", "odr"),
+                # PUBLISH and SUBSCRIBE ignore Redis's database number: the default prefix carries it, so
+                # two deployments (or a test run and a dev server) on one Redis's databases never cross.
+                "prefix": os.environ.get("ODR_CHANNEL_PREFIX", f"odr{urlsplit(REDIS_URL).path.strip('/') or '0'}"),
             },
         }
     }
@@ -352,6 +355,9 @@ ODR_SESSION_REMINDER_MINUTES = int(os.environ.get("ODR_SESSION_REMINDER_MINUTES"
 ODR_CHAT_MAX_LENGTH = int(os.environ.get("ODR_CHAT_MAX_LENGTH", "2000"))
 ODR_CHAT_RATE = int(os.environ.get("ODR_CHAT_RATE", "20"))  # messages a user may send ...
 ODR_CHAT_RATE_SECONDS = int(os.environ.get("ODR_CHAT_RATE_SECONDS", "10"))  # ... in this many seconds
+# A chat connection asks again whether its user still belongs in the room this often (besides every change
+# of the case, which the lifecycle announces).
+ODR_CHAT_RECHECK_SECONDS = float(os.environ.get("ODR_CHAT_RECHECK_SECONDS", "60"))
 ODR_WS_TICKET_SECONDS = int(os.environ.get("ODR_WS_TICKET_SECONDS", "60"))
 
 # Arbitration, compliance and payments (arbitration/, cases/services/compliance.py, cases/payments/).

@@ -4,6 +4,7 @@ import datetime as dt
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -28,12 +29,17 @@ def reference_allocate(*, year: int | None = None) -> str:
     quote = connection.ops.quote_name
     table, last, year_ = (quote(name) for name in (ReferenceCounter._meta.db_table, "last", "year"))
     for _attempt in range(3):
-        # One statement (its own transaction in autocommit): the row is locked only while it runs.
-        with connection.cursor() as cursor:
-            cursor.execute(f"UPDATE {table} SET {last} = {last} + 1 WHERE {year_} = %s RETURNING {last}", [year])  # noqa: S608
-            row = cursor.fetchone()
-        if row is not None:
-            return f"ODR-{year}-{row[0]:06d}"
+        if connection.features.can_return_columns_from_insert:  # PostgreSQL, SQLite 3.35+: UPDATE ... RETURNING
+            # One statement (its own transaction in autocommit): the row is locked only while it runs.
+            with connection.cursor() as cursor:
+                cursor.execute(f"UPDATE {table} SET {last} = {last} + 1 WHERE {year_} = %s RETURNING {last}", [year])  # noqa: S608
+                row = cursor.fetchone()
+            if row is not None:
+                return f"ODR-{year}-{row[0]:06d}"
+        else:
+            with transaction.atomic():
+                if ReferenceCounter.objects.filter(year=year).update(last=F("last") + 1):
+                    return f"ODR-{year}-{ReferenceCounter.objects.get(year=year).last:06d}"
         try:
             with transaction.atomic():
                 ReferenceCounter.objects.create(year=year, last=1)

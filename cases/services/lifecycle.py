@@ -64,7 +64,7 @@ def _perform(
         event_append(
             case=case, type=event_type or action, actor=actor, payload={"from": before, "to": case.status, **extra}
         )
-        transaction.on_commit(lambda: _chat_recheck(case.pk))
+        transaction.on_commit(lambda: _chat_recheck(case.pk), robust=True)  # the move stands either way
     return case
 
 

@@ -77,6 +77,10 @@
       .catch(function () { /* the next reconnection tries again */ });
   }
 
+  // What the live feed may have missed (the server's channel layer delivers at most once): the history
+  // since the last message shown, every minute while connected as well as on every (re)connection.
+  setInterval(function () { if (socket && socket.readyState === WebSocket.OPEN) { catchUp(); } }, 60000);
+
   function connect() {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
     socket = new WebSocket(scheme + window.location.host + panel.dataset.wsPath);

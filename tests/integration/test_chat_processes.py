@@ -1,4 +1,4 @@
-"""The case chat across two real ASGI processes (uvicorn) sharing the channels-redis layer.
+"""The case chat across two real ASGI processes (uvicorn) sharing the channels-redis pub/sub layer.
 
 The case and its people are made in this process and committed (transactional database); two
 ``uvicorn odr.asgi:application`` processes serve it from the test database and the test Redis database

@@ -10,8 +10,9 @@ writing at once each get every message once, in id order; a delivery to a websoc
 process's database thread; a message on a case another transaction holds arrives once, after the lock is
 released. On the Redis pub/sub layer, ``group_send_many`` keeps each group's order and loses nothing.
 
-A batch the database refuses (a deferred foreign key) is posted again a message at a time: the room hears
-only the messages stored, each once, and the refused batch's rate counts are taken back.
+A batch the database refuses (a message it cannot store) is posted again a message at a time: the room
+hears only the messages stored, each once, and the refused batch's rate counts are taken back. An author
+the database does not know is refused before anything is written.
 
 The row-lock tests need PostgreSQL, the pub/sub one Redis (skipped without them, failed with
 ODR_REQUIRE_SERVICES=1). The rate counters are reset by the autouse ``cache.clear()`` (tests/conftest.py),
@@ -30,11 +31,12 @@ import pytest
 import pytest_asyncio
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from django.db import IntegrityError, connection, connections, transaction
+from django.db import DatabaseError, connection, connections, transaction
 
 from accounts.models import Role, User
 from cases.events import chain_verify
 from cases.models import Case, CaseEvent
+from mediation.consumers import CLOSE_NOT_MEMBER
 from mediation.models import ChatMessage
 from mediation.services import CaseBusy, message_post_many
 from odr.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -133,14 +135,16 @@ def test_a_mixed_batch_answers_each_post_and_stores_the_valid_ones_in_order():
         (cast.merchant, a.pk, "joint", "Second on A."),
         (cast.consumer, uuid.uuid4(), "joint", "Nowhere."),
         (cast.consumer, "not-a-uuid", "joint", "Nowhere either."),
+        (cast.consumer, a.pk, "joint", "lone \ud800 surrogate"),
+        (ghost_of(a), a.pk, "joint", "Boo."),
     ]
 
     results = message_post_many(posts)
 
     expected = [ChatMessage, ValidationFailed, ChatMessage, ValidationFailed, NotFound, Forbidden, ChatMessage]
-    expected += [NotFound, NotFound]
+    expected += [NotFound, NotFound, ValidationFailed, NotFound]
     assert [type(r) for r in results] == expected, results
-    assert "body" in results[1].fields and "body" in results[3].fields
+    assert "body" in results[1].fields and "body" in results[3].fields and "body" in results[9].fields
     first, on_b, second = results[0], results[2], results[6]
     assert first.pk < on_b.pk < second.pk
     assert (first.author_id, first.role, first.body) == (cast.consumer.pk, "consumer", "First on A.")
@@ -205,6 +209,15 @@ def test_without_waiting_a_case_another_transaction_holds_is_skipped():
     assert_on_chain(a, [waited])
 
 
+def long_role(member: User) -> User:
+    """``member`` as the room knows them, with a role longer than a message's ``role`` column holds: the
+    database refuses to store their message (PostgreSQL: value too long), the policies let it through."""
+    return User(
+        pk=member.pk, role="consumer-but-longer-than-sixteen", organisation_id=member.organisation_id,
+        is_active=True, display_name=member.display_name, email=member.email,
+    )  # fmt: skip
+
+
 def ghost_of(case) -> User:
     """A merchant of ``case``'s organisation (the room lets them write) whom the database does not know."""
     return User(
@@ -214,22 +227,22 @@ def ghost_of(case) -> User:
 
 
 def test_a_batch_the_database_refuses_is_posted_again_one_message_at_a_time():
-    """An author the database does not know fails the batch's commit (its foreign key): the valid messages
-    are posted alone and stored, the ghost's answer is the IntegrityError, and the chain verifies."""
+    """A message the database cannot store fails the batch's transaction: the others are posted alone and
+    stored, the bad one's answer is the database's error, and the chain verifies."""
+    require_postgres()  # SQLite does not enforce the column's length
     cast, case = mediation_case()
     posts = [
-        (cast.consumer, case.pk, "joint", "Before the ghost."),
-        (ghost_of(case), case.pk, "joint", "Boo."),
-        (cast.merchant, case.pk, "joint", "After the ghost."),
+        (cast.consumer, case.pk, "joint", "Before the bad one."),
+        (long_role(cast.consumer), case.pk, "joint", "Too long a role."),
+        (cast.merchant, case.pk, "joint", "After the bad one."),
     ]
 
     results = message_post_many(posts)
 
     assert isinstance(results[0], ChatMessage) and isinstance(results[2], ChatMessage), results
-    assert isinstance(results[1], IntegrityError), results
+    assert isinstance(results[1], DatabaseError), results
     assert results[0].pk < results[2].pk
-    assert bodies(case) == ["Before the ghost.", "After the ghost."]
-    assert ChatMessage.objects.filter(pk__in=[results[0].pk, results[2].pk]).count() == 2
+    assert bodies(case) == ["Before the bad one.", "After the bad one."]
     assert_on_chain(case, [results[0], results[2]])
 
 
@@ -240,11 +253,14 @@ def test_a_batch_the_database_refuses_does_not_count_twice_against_the_rate_limi
     settings.ODR_CHAT_RATE_SECONDS = 3600
     cast, case = mediation_case()
 
-    first = message_post_many([(cast.consumer, case.pk, "joint", "one"), (ghost_of(case), case.pk, "joint", "boo")])
+    require_postgres()
+    first = message_post_many(
+        [(cast.consumer, case.pk, "joint", "one"), (long_role(cast.consumer), case.pk, "joint", "boo")]
+    )
     (second,) = message_post_many([(cast.consumer, case.pk, "joint", "two")])
     (third,) = message_post_many([(cast.consumer, case.pk, "joint", "three")])
 
-    assert isinstance(first[0], ChatMessage) and isinstance(first[1], IntegrityError), first
+    assert isinstance(first[0], ChatMessage) and isinstance(first[1], DatabaseError), first
     assert isinstance(second, ChatMessage), second  # the consumer's second message: within the limit of 2
     assert isinstance(third, Conflict) and third.code == "rate_limited", third
     assert bodies(case) == ["one", "two"]
@@ -253,6 +269,7 @@ def test_a_batch_the_database_refuses_does_not_count_twice_against_the_rate_limi
 @pytest.mark.asyncio
 async def test_a_batch_the_database_refuses_delivers_only_the_stored_messages():
     """The room hears only what is stored: no message of the batch that was rolled back, none twice."""
+    require_postgres()
     cast, case = await database_sync_to_async(mediation_case)()
     layer = get_channel_layer()
     listener = await layer.new_channel()
@@ -260,9 +277,9 @@ async def test_a_batch_the_database_refuses_delivers_only_the_stored_messages():
     try:
         results = await database_sync_to_async(message_post_many)(
             [
-                (cast.consumer, case.pk, "joint", "Before the ghost."),
-                (ghost_of(case), case.pk, "joint", "Boo."),
-                (cast.merchant, case.pk, "joint", "After the ghost."),
+                (cast.consumer, case.pk, "joint", "Before the bad one."),
+                (long_role(cast.consumer), case.pk, "joint", "Too long a role."),
+                (cast.merchant, case.pk, "joint", "After the bad one."),
             ]
         )
         assert isinstance(results[0], ChatMessage) and isinstance(results[2], ChatMessage), results
@@ -423,3 +440,23 @@ async def test_group_send_many_keeps_each_groups_order_on_the_pubsub_layer():
     finally:
         for group in groups:
             await layer.group_discard(group, channel)
+
+
+@pytest.mark.asyncio
+async def test_a_removed_member_is_cut_off_by_the_periodic_check_without_any_announcement(closing, settings):
+    """Membership is asked again every ``ODR_CHAT_RECHECK_SECONDS`` even when no ``chat.recheck`` arrives (the
+    pub/sub layer delivers at most once): a member deactivated quietly, sending nothing, is cut off."""
+    settings.ODR_CHAT_RECHECK_SECONDS = 0.3
+    cast, case = await database_sync_to_async(mediation_case)()
+    merchant = await join(closing, case, cast.merchant)
+    await database_sync_to_async(User.objects.filter(pk=cast.merchant.pk).update)(is_active=False)
+
+    frames = []
+    async with asyncio.timeout(5):
+        while True:
+            frame = await merchant.receive_output(timeout=5)
+            frames.append(frame)
+            if frame["type"] == "websocket.close":
+                break
+    assert frames[-1] == {"type": "websocket.close", "code": CLOSE_NOT_MEMBER}, frames
+    assert any('"not_member"' in f.get("text", "") for f in frames), frames
