@@ -12,7 +12,7 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from django.urls import get_resolver, path  # noqa: E402
+from django.urls import path  # noqa: E402
 
 from mediation.consumers import ChatConsumer  # noqa: E402
 from notifications.consumers import NotificationConsumer  # noqa: E402
@@ -27,10 +27,9 @@ start_embedded_sweep()
 
 # The garbage collector's pauses stop every connection of the process: with 800 websockets open, a full
 # collection walked every object of the process, 50-200 ms several times a minute under load (bench_chat).
-# The code and data every request shares (the URL conf's views included) are loaded now and set aside
-# (frozen): the collections walk only what the connections and requests made. (Rarer collections cut the
-# pauses further but cost a web process 2-8 MB more, over its 150 MB budget.)
-get_resolver().url_patterns  # noqa: B018 -- imports every view
+# What the process loaded to serve is set aside (frozen) now: the collections walk only what the
+# connections and requests made. (Importing every view first to freeze them too cost a websocket process
+# 30 MB; rarer collections cut the pauses further but cost a web process 2-8 MB, over its 150 MB budget.)
 gc.collect()  # what loading left as garbage goes first, not into the frozen set
 gc.freeze()
 
