@@ -207,14 +207,15 @@ class Loadgen:
         stamp = time.monotonic() if at is None else at
         head = f"{phase.index}|{c.index}|{c.seq}|{stamp:.6f}|"
         c.outstanding.append((c.seq, stamp))
+        members = self.live[c.room]
         phase.sent += 1
-        phase.expected += self.live[c.room]
+        phase.expected += members
         try:
             await c.ws.send(json.dumps({"type": "message", "body": head + "x" * max(0, PAD - len(head))}))
         except ConnectionClosed:
             c.outstanding.pop()
             phase.sent -= 1
-            phase.expected -= self.live[c.room]
+            phase.expected -= members
             self.waiters.pop((c.index, c.seq), None)
             raise
 

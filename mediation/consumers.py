@@ -10,7 +10,9 @@ channel layer.
 """
 
 import asyncio
+import json
 import logging
+import random
 import time
 from urllib.parse import parse_qs
 
@@ -57,7 +59,7 @@ def _is_member(user_id, case_id, room) -> bool:
     return bool(user and case and room_member(user, case, room))
 
 
-def _post_batch(posts, wait):
+def _post_batch(posts, wait, lock_timeout=None):
     """``message_post_many`` for what a process's connections sent, as their users stand now (a user gone
     or deactivated is refused as NotFound, as a non-member is by the service: the connection is cut off)."""
     from accounts.models import User
@@ -67,7 +69,9 @@ def _post_batch(posts, wait):
     fields = ("id", "role", "organisation_id", "is_active", "display_name", "email")
     users = User.objects.only(*fields).in_bulk({user_id for user_id, _case, _room, _body in posts})
     known = [(users.get(user_id), case_id, room, body) for user_id, case_id, room, body in posts]
-    results = message_post_many([post for post in known if post[0] is not None and post[0].is_active], wait=wait)
+    results = message_post_many(
+        [post for post in known if post[0] is not None and post[0].is_active], wait=wait, lock_timeout=lock_timeout
+    )
     out = iter(results)
     return [(next(out) if user is not None and user.is_active else NotFound()) for user, _case, _room, _body in known]
 
@@ -85,6 +89,7 @@ class _Poster:
     MAX_BATCH = 200
     PATIENCE = 3
     RETRY_AFTER = 0.005  # seconds before a batch of only skipped messages goes again
+    LOCK_TIMEOUT = 5.0  # seconds a message posted alone waits for its case's lock
 
     def __init__(self):
         self.pending: list[list] = []  # [post, future, times skipped]
@@ -107,10 +112,10 @@ class _Poster:
                 if all(skipped for _post, _future, skipped in self.pending):
                     await asyncio.sleep(self.RETRY_AFTER)  # let the holder of their cases commit
                 batch, self.pending = self.pending[: self.MAX_BATCH], self.pending[self.MAX_BATCH :]
-                impatient = [item for item in batch if item[2] >= self.PATIENCE]
-                for item in impatient:
-                    await self._run([item], wait=True)
-                again = await self._run([item for item in batch if item[2] < self.PATIENCE], wait=False)
+                again = []
+                for item in [item for item in batch if item[2] >= self.PATIENCE]:
+                    again += await self._run([item], wait=True)  # busy only if its lock timed out
+                again += await self._run([item for item in batch if item[2] < self.PATIENCE], wait=False)
                 self.pending[:0] = again
                 batch = []
         except BaseException as exc:  # cancelled with its loop, or a fault here: no sender waits for ever
@@ -131,7 +136,10 @@ class _Poster:
         if not items:
             return []
         try:
-            results = await database_sync_to_async(_post_batch)([item[0] for item in items], wait)
+            # A wait for a lock gives up after LOCK_TIMEOUT (the message goes again later): a transaction
+            # that holds its case for long must not hold the process's one database thread with it.
+            lock_timeout = self.LOCK_TIMEOUT if wait else None
+            results = await database_sync_to_async(_post_batch)([item[0] for item in items], wait, lock_timeout)
         except Exception as exc:  # noqa: BLE001 -- each sender's consumer raises it, as before
             results = [exc] * len(items)
         again = []
@@ -156,6 +164,23 @@ def _poster() -> _Poster:
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
+    async def __call__(self, scope, receive, send):
+        """However the connection ends (a disconnect, or an error that ends the consumer without one), its
+        periodic membership check ends with it."""
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if getattr(self, "rechecking", None) is not None:
+                self.rechecking.cancel()
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        """A frame that is not JSON text gets an error, as an unknown type does (channels would raise)."""
+        try:
+            content = json.loads(text_data) if text_data else None
+        except ValueError:
+            content = None
+        await self.receive_json(content, **kwargs)
+
     async def dispatch(self, message):
         """Channels' own, without its ``aclose_old_connections`` before every event: that is a trip to the
         process's one database thread for each message delivered, each waiting behind the batch being
@@ -190,12 +215,18 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def _recheck_every(self, seconds: float) -> None:
         """Membership asked again every ``seconds`` as well: a ``chat.recheck`` the layer lost (pub/sub
-        delivers at most once) delays a removed member's cut-off by that much at most."""
+        delivers at most once) delays a removed member's cut-off by that much at most. The first check comes
+        at a random point of the first period, so connections opened together do not all ask at once."""
+        seconds = max(seconds, 0.1)
+        await asyncio.sleep(random.uniform(0, seconds))  # noqa: S311 -- spreading load, not a secret
         while True:
+            try:
+                if not await _is_member(self.user.pk, self.case_id, self.room):
+                    await self._cut_off()
+                    return
+            except Exception:  # a database blip: ask again next time
+                logger.warning("chat: could not recheck %s in %s", self.user.pk, self.group, exc_info=True)
             await asyncio.sleep(seconds)
-            if not await _is_member(self.user.pk, self.case_id, self.room):
-                await self._cut_off()
-                return
 
     async def disconnect(self, code):
         if hasattr(self, "rechecking"):
@@ -246,6 +277,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             except DomainError as exc:
                 await self.send_json(
                     {"type": "error", "error": {"code": exc.code, "message": str(exc.message), "fields": exc.fields}}
+                )
+            except Exception:  # the database or Redis failed: this message is not stored; the connection stays
+                logger.exception("chat: a message to %s could not be posted", self.group)
+                await self.send_json(
+                    {"type": "error", "error": {"code": "unavailable", "message": "not sent; try again"}}
                 )
             return
         if kind == "typing" and time.monotonic() - self.last_typing < TYPING_EVERY_SECONDS:

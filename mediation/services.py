@@ -11,7 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -556,7 +556,7 @@ class CaseBusy(Exception):  # noqa: N818 -- a result, not an error
 CHAT_CASE_FIELDS = ("id", "reference", "status", "consumer_id", "merchant_id", "mediator_id", "arbitrator_id")
 
 
-def message_post_many(posts, *, wait: bool = True) -> list:
+def message_post_many(posts, *, wait: bool = True, lock_timeout: float | None = None) -> list:
     """Members' messages, each ``(actor, case_id, room, body)``: for each in turn its ``ChatMessage``,
     stored, hashed onto its case's chain and sent to the room's open connections, or the ``DomainError``
     that refuses it (the others go on). The chat consumers of a process hand in what their connections
@@ -567,6 +567,7 @@ def message_post_many(posts, *, wait: bool = True) -> list:
     get its messages in the order of their ids (two posts at once on two processes cannot overtake).
     With ``wait=False`` a case another transaction holds (another process's batch) is skipped, not waited
     for: its messages get ``CaseBusy`` and nothing else happens to them, for the caller to hand in again.
+    With ``lock_timeout`` (seconds, PostgreSQL), a wait for a lock longer than that gives up the same way.
     A batch the database refuses as a whole is retried a message at a time.
     """
     results: list = [None] * len(posts)
@@ -582,8 +583,16 @@ def message_post_many(posts, *, wait: bool = True) -> list:
     sent: list[bool] = []
     try:
         with transaction.atomic():
+            if lock_timeout and connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute(f"SET LOCAL lock_timeout = {int(lock_timeout * 1000)}")
             _post_locked(todo, results, wait, counted, sent)
     except Exception as exc:
+        if getattr(exc.__cause__, "sqlstate", None) == "55P03":  # lock_not_available: its lock_timeout ran out
+            _rate_uncount(counted)
+            for index, *_post in todo:
+                results[index] = CaseBusy()
+            return results
         if sent:  # the commit itself failed: the room heard them and they may be stored; no second copy
             logger.error("chat: the commit of a batch of %s messages failed after sending them", len(todo))
             for index, *_post in todo:
@@ -669,8 +678,9 @@ def _post_locked(todo, results, wait: bool, counted: list, sent: list) -> None:
         (room_group(message.case_id, message.room), {"type": "chat.message", "message": message_json(message)})
         for _index, message in posted
     ]
+    errors = group_send_many(sends)  # never raises: each send's error, or None
     sent.append(True)
-    for (group, _message), error in zip(sends, group_send_many(sends), strict=True):
+    for (group, _message), error in zip(sends, errors, strict=True):
         if error is not None:  # stored and on the chain: the room reads it on its next load
             logger.warning("chat: could not send a message to %s: %r", group, error)
     for index, message in posted:

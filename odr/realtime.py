@@ -77,7 +77,14 @@ def group_send_many(sends: list[tuple[str, dict]]) -> list[BaseException | None]
     sweep batch's notices, one user's in the order they were made; a chat batch's messages, a room's in
     the order of their ids). On the Redis pub/sub layer, one round trip from the calling thread (a
     pipeline of PUBLISH); elsewhere concurrently across groups on an event loop. Returns each send's error
-    or None."""
+    or None; never raises."""
+    try:
+        return _group_send_many(sends)
+    except Exception as exc:  # noqa: BLE001 -- never raises: every send's error, for the caller to log
+        return [exc] * len(sends)
+
+
+def _group_send_many(sends: list[tuple[str, dict]]) -> list[BaseException | None]:
     layer = get_channel_layer()
     if layer is None or not sends:
         return [None] * len(sends)

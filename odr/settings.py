@@ -8,11 +8,11 @@ See https://docs.djangoproject.com/en/5.2/ref/settings/ for each setting.
 
 import os
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from redis.connection import parse_url as parse_redis_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -153,7 +153,7 @@ if REDIS_URL:
                 "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
                 # PUBLISH and SUBSCRIBE ignore Redis's database number: the default prefix carries it, so
                 # two deployments (or a test run and a dev server) on one Redis's databases never cross.
-                "prefix": os.environ.get("ODR_CHANNEL_PREFIX", f"odr{urlsplit(REDIS_URL).path.strip('/') or '0'}"),
+                "prefix": os.environ.get("ODR_CHANNEL_PREFIX", f"odr{parse_redis_url(REDIS_URL).get('db', 0)}"),
             },
         }
     }

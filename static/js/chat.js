@@ -70,11 +70,21 @@
     presenceLine.textContent = names.length ? panel.dataset.here + " " + names.join(", ") : "";
   }
 
+  // The history is read from the last id it returned (or the page showed), not from the last id shown:
+  // a live message that arrived after one the feed lost must not hide the lost one from the next read.
+  var historyId = lastId;
+
   function catchUp() {
-    fetch(panel.dataset.history + "&after=" + lastId, { credentials: "same-origin", headers: { Accept: "application/json" } })
+    fetch(panel.dataset.history + "&after=" + historyId, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { return r.ok ? r.json() : { results: [] }; })
-      .then(function (data) { data.results.forEach(append); })
-      .catch(function () { /* the next reconnection tries again */ });
+      .then(function (data) {
+        data.results.forEach(function (message) {
+          append(message);
+          historyId = Math.max(historyId, message.id);
+        });
+        if (data.results.length >= 200) { catchUp(); }  // a page of the history: read on
+      })
+      .catch(function () { /* the next reconnection or minute tries again */ });
   }
 
   // What the live feed may have missed (the server's channel layer delivers at most once): the history

@@ -209,6 +209,26 @@ def test_without_waiting_a_case_another_transaction_holds_is_skipped():
     assert_on_chain(a, [waited])
 
 
+def test_a_wait_for_a_lock_gives_up_after_its_lock_timeout():
+    """A post that waits for its case gives up after ``lock_timeout`` (``CaseBusy``, nothing stored): a
+    transaction that holds the case for long does not hold the poster's database thread with it."""
+    require_postgres()
+    cast, case = mediation_case()
+    holder = RowHolder(case.pk).start()
+    try:
+        started = time.monotonic()
+        (result,) = message_post_many([(cast.consumer, case.pk, "joint", "Held.")], wait=True, lock_timeout=0.3)
+        waited = time.monotonic() - started
+    finally:
+        holder.release()
+    assert isinstance(result, CaseBusy), result
+    assert 0.25 <= waited < 5, waited
+    assert bodies(case) == []
+    (after,) = message_post_many([(cast.consumer, case.pk, "joint", "Held.")], wait=True, lock_timeout=0.3)
+    assert isinstance(after, ChatMessage), after
+    assert_on_chain(case, [after])
+
+
 def long_role(member: User) -> User:
     """``member`` as the room knows them, with a role longer than a message's ``role`` column holds: the
     database refuses to store their message (PostgreSQL: value too long), the policies let it through."""
@@ -460,3 +480,21 @@ async def test_a_removed_member_is_cut_off_by_the_periodic_check_without_any_ann
                 break
     assert frames[-1] == {"type": "websocket.close", "code": CLOSE_NOT_MEMBER}, frames
     assert any('"not_member"' in f.get("text", "") for f in frames), frames
+
+
+@pytest.mark.asyncio
+async def test_a_frame_that_is_not_json_text_gets_an_error_and_the_connection_stays(closing):
+    """Garbage text and a binary frame are answered with an error, as an unknown type is; the member can
+    go on writing (channels would have ended the consumer with an exception)."""
+    cast, case = await database_sync_to_async(mediation_case)()
+    consumer = await join(closing, case, cast.consumer)
+    for frame in ({"text_data": "{not json"}, {"bytes_data": b"\x00\x01"}):
+        await consumer.send_to(**frame)
+        while True:
+            reply = await consumer.receive_json_from(timeout=5)
+            if reply["type"] != "presence":
+                break
+        assert reply == {"type": "error", "error": {"code": "invalid", "message": "unknown type"}}, reply
+    await consumer.send_json_to({"type": "message", "body": "Still here."})
+    (message,) = await messages_of(consumer, 1)
+    assert message["body"] == "Still here."
