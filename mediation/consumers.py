@@ -12,8 +12,8 @@ channel layer.
 import asyncio
 import json
 import logging
-import random
 import time
+import uuid
 from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
@@ -46,17 +46,30 @@ def _ticket_user(ticket: str):
     return ticket_redeem(ticket)
 
 
-@database_sync_to_async
-def _is_member(user_id, case_id, room) -> bool:
-    """Fresh from the database: the user's active flag, organisation and the case's neutrals."""
+USER_FIELDS = ("id", "role", "organisation_id", "is_active", "display_name", "email")
+
+
+def _members(connections: list[tuple[int, str, str]]) -> list[bool]:
+    """For each ``(user_id, case_id, room)``, whether the user belongs in the room now: fresh from the
+    database (the user's active flag and organisation, the case's stage and neutrals), two queries for all."""
     from accounts.models import User
     from cases.models import Case
 
     from .policies import room_member
+    from .services import CHAT_CASE_FIELDS
 
-    user = User.objects.filter(pk=user_id).first()
-    case = Case.objects.filter(pk=case_id).first()
-    return bool(user and case and room_member(user, case, room))
+    connections = [(user_id, uuid.UUID(str(case_id)), room) for user_id, case_id, room in connections]
+    users = User.objects.only(*USER_FIELDS).in_bulk({user_id for user_id, _case, _room in connections})
+    cases = Case.objects.only(*CHAT_CASE_FIELDS).in_bulk({case_id for _user, case_id, _room in connections})
+    return [
+        bool(users.get(user_id) and cases.get(case_id) and room_member(users[user_id], cases[case_id], room))
+        for user_id, case_id, room in connections
+    ]
+
+
+@database_sync_to_async
+def _is_member(user_id, case_id, room) -> bool:
+    return _members([(user_id, case_id, room)])[0]
 
 
 def _post_batch(posts, wait, lock_timeout=None):
@@ -66,8 +79,7 @@ def _post_batch(posts, wait, lock_timeout=None):
 
     from .services import message_post_many
 
-    fields = ("id", "role", "organisation_id", "is_active", "display_name", "email")
-    users = User.objects.only(*fields).in_bulk({user_id for user_id, _case, _room, _body in posts})
+    users = User.objects.only(*USER_FIELDS).in_bulk({user_id for user_id, _case, _room, _body in posts})
     known = [(users.get(user_id), case_id, room, body) for user_id, case_id, room, body in posts]
     results = message_post_many(
         [post for post in known if post[0] is not None and post[0].is_active], wait=wait, lock_timeout=lock_timeout
@@ -152,7 +164,47 @@ class _Poster:
         return again
 
 
+class _Rechecker:
+    """Every ``ODR_CHAT_RECHECK_SECONDS``, the membership of every chat connection of the process, asked in
+    one trip to the database (two queries, however many connections), besides every change of a case (which
+    the lifecycle announces): a ``chat.recheck`` the layer lost (pub/sub delivers at most once) delays a
+    removed member's cut-off by that much at most. Whoever no longer belongs is told through their own
+    channel (``chat.removed``), so their consumer cuts itself off."""
+
+    def __init__(self):
+        self.consumers: set = set()
+        self.task: asyncio.Task | None = None
+
+    def add(self, consumer) -> None:
+        self.consumers.add(consumer)
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self._run())
+
+    def discard(self, consumer) -> None:
+        self.consumers.discard(consumer)
+
+    async def _run(self) -> None:
+        try:
+            while self.consumers:
+                await asyncio.sleep(max(settings.ODR_CHAT_RECHECK_SECONDS, 0.1))
+                connections = list(self.consumers)
+                try:
+                    verdicts = await database_sync_to_async(_members)(
+                        [(c.user.pk, c.case_id, c.room) for c in connections]
+                    )
+                except Exception:  # a database blip: ask again next time
+                    logger.warning("chat: could not recheck %s connections", len(connections), exc_info=True)
+                    continue
+                for consumer, member in zip(connections, verdicts, strict=True):
+                    if not member and consumer in self.consumers:
+                        self.consumers.discard(consumer)
+                        await consumer.channel_layer.send(consumer.channel_name, {"type": "chat.removed"})
+        finally:
+            self.task = None
+
+
 _posters: dict[asyncio.AbstractEventLoop, _Poster] = {}
+_recheckers: dict[asyncio.AbstractEventLoop, _Rechecker] = {}
 
 
 def _poster() -> _Poster:
@@ -163,15 +215,22 @@ def _poster() -> _Poster:
     return _posters[loop]
 
 
+def _rechecker() -> _Rechecker:
+    loop = asyncio.get_running_loop()
+    if loop not in _recheckers:
+        _recheckers.clear()
+        _recheckers[loop] = _Rechecker()
+    return _recheckers[loop]
+
+
 class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def __call__(self, scope, receive, send):
-        """However the connection ends (a disconnect, or an error that ends the consumer without one), its
-        periodic membership check ends with it."""
+        """However the connection ends (a disconnect, or an error that ends the consumer without one), it
+        leaves the process's periodic membership check."""
         try:
             await super().__call__(scope, receive, send)
         finally:
-            if getattr(self, "rechecking", None) is not None:
-                self.rechecking.cancel()
+            _rechecker().discard(self)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         """A frame that is not JSON text gets an error, as an unknown type does (channels would raise)."""
@@ -211,26 +270,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(case_group(self.case_id), self.channel_name)
         await self.accept()
         await self._presence("joined")
-        self.rechecking = asyncio.get_running_loop().create_task(self._recheck_every(settings.ODR_CHAT_RECHECK_SECONDS))
-
-    async def _recheck_every(self, seconds: float) -> None:
-        """Membership asked again every ``seconds`` as well: a ``chat.recheck`` the layer lost (pub/sub
-        delivers at most once) delays a removed member's cut-off by that much at most. The first check comes
-        at a random point of the first period, so connections opened together do not all ask at once."""
-        seconds = max(seconds, 0.1)
-        await asyncio.sleep(random.uniform(0, seconds))  # noqa: S311 -- spreading load, not a secret
-        while True:
-            try:
-                if not await _is_member(self.user.pk, self.case_id, self.room):
-                    await self._cut_off()
-                    return
-            except Exception:  # a database blip: ask again next time
-                logger.warning("chat: could not recheck %s in %s", self.user.pk, self.group, exc_info=True)
-            await asyncio.sleep(seconds)
+        _rechecker().add(self)
 
     async def disconnect(self, code):
-        if hasattr(self, "rechecking"):
-            self.rechecking.cancel()
+        _rechecker().discard(self)
         if hasattr(self, "group"):
             try:
                 # Best effort: when many leave at once the layer may refuse a send (its connection pool
@@ -338,6 +381,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def chat_here(self, event):
         await self.send_json({"type": "presence", **event["presence"]})
+
+    async def chat_removed(self, event):
+        """The process's periodic check found this connection's user no longer belongs in the room."""
+        await self._cut_off()
 
     async def chat_recheck(self, event):
         if not await _is_member(self.user.pk, self.case_id, self.room):

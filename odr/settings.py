@@ -355,8 +355,8 @@ ODR_SESSION_REMINDER_MINUTES = int(os.environ.get("ODR_SESSION_REMINDER_MINUTES"
 ODR_CHAT_MAX_LENGTH = int(os.environ.get("ODR_CHAT_MAX_LENGTH", "2000"))
 ODR_CHAT_RATE = int(os.environ.get("ODR_CHAT_RATE", "20"))  # messages a user may send ...
 ODR_CHAT_RATE_SECONDS = int(os.environ.get("ODR_CHAT_RATE_SECONDS", "10"))  # ... in this many seconds
-# A chat connection asks again whether its user still belongs in the room this often (besides every change
-# of the case, which the lifecycle announces).
+# Each ASGI process asks again this often, in one trip for all its chat connections, whether their users
+# still belong in their rooms (besides every change of a case, which the lifecycle announces).
 ODR_CHAT_RECHECK_SECONDS = float(os.environ.get("ODR_CHAT_RECHECK_SECONDS", "60"))
 ODR_WS_TICKET_SECONDS = int(os.environ.get("ODR_WS_TICKET_SECONDS", "60"))
 
