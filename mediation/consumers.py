@@ -169,7 +169,8 @@ class _Rechecker:
     one trip to the database (two queries, however many connections), besides every change of a case (which
     the lifecycle announces): a ``chat.recheck`` the layer lost (pub/sub delivers at most once) delays a
     removed member's cut-off by that much at most. Whoever no longer belongs is told through their own
-    channel (``chat.removed``), so their consumer cuts itself off."""
+    channel (``chat.removed``), so their consumer cuts itself off; told again every round until it has.
+    A failed round is logged and the next one comes as usual."""
 
     def __init__(self):
         self.consumers: set = set()
@@ -187,20 +188,24 @@ class _Rechecker:
         try:
             while self.consumers:
                 await asyncio.sleep(max(settings.ODR_CHAT_RECHECK_SECONDS, 0.1))
-                connections = list(self.consumers)
                 try:
-                    verdicts = await database_sync_to_async(_members)(
-                        [(c.user.pk, c.case_id, c.room) for c in connections]
-                    )
-                except Exception:  # a database blip: ask again next time
-                    logger.warning("chat: could not recheck %s connections", len(connections), exc_info=True)
-                    continue
-                for consumer, member in zip(connections, verdicts, strict=True):
-                    if not member and consumer in self.consumers:
-                        self.consumers.discard(consumer)
-                        await consumer.channel_layer.send(consumer.channel_name, {"type": "chat.removed"})
+                    await self._round()
+                except Exception:  # a database or Redis blip: ask again next time; the task goes on
+                    logger.warning("chat: a membership recheck round failed", exc_info=True)
         finally:
             self.task = None
+
+    async def _round(self) -> None:
+        connections = list(self.consumers)
+        verdicts = await database_sync_to_async(_members)([(c.user.pk, c.case_id, c.room) for c in connections])
+        for consumer, member in zip(connections, verdicts, strict=True):
+            # A connection stays in the set until it is cut off: a ``chat.removed`` lost or refused by the
+            # layer is sent again next round.
+            if not member and consumer in self.consumers:
+                try:
+                    await consumer.channel_layer.send(consumer.channel_name, {"type": "chat.removed"})
+                except Exception:
+                    logger.warning("chat: could not tell a connection to %s to close", consumer.group, exc_info=True)
 
 
 _posters: dict[asyncio.AbstractEventLoop, _Poster] = {}
@@ -301,6 +306,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def _cut_off(self):
+        self.cut = True
+        _rechecker().discard(self)
         await self.send_json({"type": "error", "error": {"code": "not_member", "message": "not a member"}})
         await self.close(code=CLOSE_NOT_MEMBER)
 
@@ -384,7 +391,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def chat_removed(self, event):
         """The process's periodic check found this connection's user no longer belongs in the room."""
-        await self._cut_off()
+        if not getattr(self, "cut", False):  # not cut off already (by a recheck meanwhile)
+            await self._cut_off()
 
     async def chat_recheck(self, event):
         if not await _is_member(self.user.pk, self.case_id, self.room):

@@ -498,3 +498,23 @@ async def test_a_frame_that_is_not_json_text_gets_an_error_and_the_connection_st
     await consumer.send_json_to({"type": "message", "body": "Still here."})
     (message,) = await messages_of(consumer, 1)
     assert message["body"] == "Still here."
+
+
+@pytest.mark.asyncio
+async def test_the_periodic_check_cuts_off_only_who_no_longer_belongs(closing, settings):
+    """One check for all the process's connections: the deactivated merchant is cut off, the consumer in
+    the same room stays and goes on writing."""
+    settings.ODR_CHAT_RECHECK_SECONDS = 0.3
+    cast, case = await database_sync_to_async(mediation_case)()
+    consumer = await join(closing, case, cast.consumer)
+    merchant = await join(closing, case, cast.merchant)
+    await database_sync_to_async(User.objects.filter(pk=cast.merchant.pk).update)(is_active=False)
+
+    async with asyncio.timeout(5):
+        while (frame := await merchant.receive_output(timeout=5))["type"] != "websocket.close":
+            pass
+    assert frame == {"type": "websocket.close", "code": CLOSE_NOT_MEMBER}
+    await asyncio.sleep(0.7)  # two more rounds: the consumer is still a member
+    await consumer.send_json_to({"type": "message", "body": "Still here."})
+    (message,) = await messages_of(consumer, 1)
+    assert message["body"] == "Still here."
