@@ -22,7 +22,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def chart(page, canvas_id: str) -> dict:
-    """What a Chart.js chart on the page draws: its labels and its first series."""
+    """What a Chart.js chart on the page draws: its labels and its first series (once the page's scripts
+    have drawn it: the figures in the HTML can be there before Chart.js has run)."""
+    page.wait_for_function("id => window.Chart && Chart.getChart(document.getElementById(id))", arg=canvas_id)
     return page.evaluate(
         """id => { const c = Chart.getChart(document.getElementById(id));
                    return {labels: c.data.labels, values: c.data.datasets[0].data}; }""",
