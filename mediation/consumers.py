@@ -74,18 +74,18 @@ def _is_member(user_id, case_id, room) -> bool:
 
 def _post_batch(posts, wait, lock_timeout=None):
     """``message_post_many`` for what a process's connections sent, as their users stand now (a user gone
-    or deactivated is refused as NotFound, as a non-member is by the service: the connection is cut off)."""
+    is refused as NotFound here; a deactivated one by the service, as a non-member: the connection is cut
+    off)."""
     from accounts.models import User
 
     from .services import message_post_many
 
     users = User.objects.only(*USER_FIELDS).in_bulk({user_id for user_id, _case, _room, _body in posts})
     known = [(users.get(user_id), case_id, room, body) for user_id, case_id, room, body in posts]
-    results = message_post_many(
-        [post for post in known if post[0] is not None and post[0].is_active], wait=wait, lock_timeout=lock_timeout
+    results = iter(
+        message_post_many([post for post in known if post[0] is not None], wait=wait, lock_timeout=lock_timeout)
     )
-    out = iter(results)
-    return [(next(out) if user is not None and user.is_active else NotFound()) for user, _case, _room, _body in known]
+    return [next(results) if user is not None else NotFound() for user, _case, _room, _body in known]
 
 
 class _Poster:
@@ -208,24 +208,24 @@ class _Rechecker:
                     logger.warning("chat: could not tell a connection to %s to close", consumer.group, exc_info=True)
 
 
-_posters: dict[asyncio.AbstractEventLoop, _Poster] = {}
-_recheckers: dict[asyncio.AbstractEventLoop, _Rechecker] = {}
+_of_loop: dict[type, tuple[asyncio.AbstractEventLoop, object]] = {}
+
+
+def _this_loops(kind):
+    """The process's one ``kind`` (``_Poster``, ``_Rechecker``) for the running event loop; a new loop (tests
+    start one per test) gets a new one, the old one's tasks and futures being gone with its loop."""
+    loop = asyncio.get_running_loop()
+    if kind not in _of_loop or _of_loop[kind][0] is not loop:
+        _of_loop[kind] = (loop, kind())
+    return _of_loop[kind][1]
 
 
 def _poster() -> _Poster:
-    loop = asyncio.get_running_loop()
-    if loop not in _posters:
-        _posters.clear()  # a new loop (tests start one per test): the old poster's futures are gone with it
-        _posters[loop] = _Poster()
-    return _posters[loop]
+    return _this_loops(_Poster)
 
 
 def _rechecker() -> _Rechecker:
-    loop = asyncio.get_running_loop()
-    if loop not in _recheckers:
-        _recheckers.clear()
-        _recheckers[loop] = _Rechecker()
-    return _recheckers[loop]
+    return _this_loops(_Rechecker)
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):

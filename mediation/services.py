@@ -3,7 +3,6 @@ chat messages and the mediator's settlement agreement. One transaction each, its
 
 import contextlib
 import datetime as dt
-import hashlib
 import logging
 import secrets
 import uuid
@@ -616,32 +615,35 @@ def message_post_many(posts, *, wait: bool = True, lock_timeout: float | None = 
     return results
 
 
+def _uuid_or_none(value) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
 def _post_locked(todo, results, wait: bool, counted: list, sent: list) -> None:
     from cases.policies import can_view
 
     from .consumers import room_group
 
-    ids = set()
-    for _index, _actor, case_id, _room, _body in todo:
-        with contextlib.suppress(ValueError, TypeError, AttributeError):
-            ids.add(uuid.UUID(str(case_id)))
+    todo = [(index, actor, _uuid_or_none(case_id), room, body) for index, actor, case_id, room, body in todo]
+    ids = {case_id for _index, _actor, case_id, _room, _body in todo if case_id is not None}
     # In the order of their ids: two batches that wait for each other's cases cannot deadlock.
     locked = Case.objects.select_for_update(skip_locked=not wait).only(*CHAT_CASE_FIELDS)
     cases = {case.pk: case for case in locked.filter(pk__in=ids).order_by("pk")}
     busy = set() if wait else set(Case.objects.filter(pk__in=ids - cases.keys()).values_list("pk", flat=True))
-    # Authors the database does not know (gone meanwhile) are refused here, not by the commit.
-    known = set(User.objects.filter(pk__in={actor.pk for _index, actor, *_post in todo}).values_list("pk", flat=True))
+    # Authors the database does not know are refused here, not by the commit's foreign key. Those read from
+    # it (the consumers', the request's user) are known; only ones built in memory are asked about.
+    built = {actor.pk for _index, actor, *_post in todo if actor._state.adding}
+    unknown = built - set(User.objects.filter(pk__in=built).values_list("pk", flat=True)) if built else set()
     allowed = []
     for index, actor, case_id, room, body in todo:
-        try:
-            case_id = uuid.UUID(str(case_id))
-        except (ValueError, TypeError, AttributeError):
-            case_id = None
         case = cases.get(case_id)
         if case_id in busy:
             results[index] = CaseBusy()
             continue
-        if case is None or actor.pk not in known or not can_view(actor, case):
+        if case is None or actor.pk in unknown or not can_view(actor, case):
             results[index] = NotFound()
             continue
         results[index] = policies.room_write_refusal(actor, case, room)
@@ -666,7 +668,7 @@ def _post_locked(todo, results, wait: bool, counted: list, sent: list) -> None:
                 {
                     "room": message.room,
                     "message": message.pk,
-                    "body_sha256": hashlib.sha256(message.body.encode()).hexdigest(),
+                    "body_sha256": sha256(message.body.encode()),
                 },
                 message.author,
             )
