@@ -354,6 +354,9 @@ def test_phone_width_and_keyboard(new_page, merchant, shots):
     assert_focus_visible(tab_to(page, "form[action$='/actions/withdraw/'] button[type=submit]"))
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="File a complaint").click()
+    # the click starts a navigation: measure the new page once it shows, not the one being left
+    expect(page.get_by_role("heading", level=1)).to_have_text("File a complaint")
+    page.wait_for_load_state()
     no_horizontal_scroll(page)
     page.screenshot(path=shots / "phone-file-form.png", full_page=True)
 
