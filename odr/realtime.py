@@ -18,6 +18,8 @@ import threading
 
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
+from channels_redis.core import RedisChannelLayer
+from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.conf import settings
 
 _lock = threading.Lock()
@@ -52,7 +54,7 @@ def _on_sender_loop(layer) -> bool:
     outer_loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
     if getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) != os.getpid():
         outer_loop = None
-    return outer_loop is None and type(layer).__module__.startswith("channels_redis")
+    return outer_loop is None and isinstance(layer, RedisPubSubChannelLayer | RedisChannelLayer)
 
 
 def group_send(group: str, message: dict) -> None:
@@ -115,7 +117,7 @@ def _group_send_many(sends: list[tuple[str, dict]]) -> list[BaseException | None
 def _publisher(layer):
     """A synchronous Redis client for the pub/sub layer's one host (None for any other layer or several
     hosts, whose groups are sharded)."""
-    if type(layer).__name__ != "RedisPubSubChannelLayer":
+    if not isinstance(layer, RedisPubSubChannelLayer):
         return None
     config = settings.CHANNEL_LAYERS["default"].get("CONFIG", {})
     hosts = config.get("hosts") or []

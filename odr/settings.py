@@ -148,8 +148,10 @@ if REDIS_URL:
             # Redis's ``client-output-buffer-limit pubsub`` is disconnected and resubscribes, losing what
             # it missed (the chat's clients read the room's history again on reconnecting). Reads on the
             # layer's connections never time out (redis-py 8 would time an idle one out at 5 s).
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # odr.channel_layer: that layer with each connection's backlog bounded (ODR_CHANNEL_CAPACITY).
+            "BACKEND": "odr.channel_layer.PubSubChannelLayer",
             "CONFIG": {
+                "capacity": int(os.environ.get("ODR_CHANNEL_CAPACITY", "1000")),
                 "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
                 # PUBLISH and SUBSCRIBE ignore Redis's database number: the default prefix carries it, so
                 # two deployments (or a test run and a dev server) on one Redis's databases never cross.

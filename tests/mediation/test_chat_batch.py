@@ -443,7 +443,7 @@ async def test_group_send_many_keeps_each_groups_order_on_the_pubsub_layer():
     order given."""
     require_redis()
     layer = get_channel_layer()
-    assert type(layer).__name__ == "RedisPubSubChannelLayer"
+    assert type(layer).__name__ == "PubSubChannelLayer"
     groups = [f"order-test.{uuid.uuid4().hex}.one", f"order-test.{uuid.uuid4().hex}.two"]
     channel = await layer.new_channel()
     for group in groups:
@@ -460,6 +460,40 @@ async def test_group_send_many_keeps_each_groups_order_on_the_pubsub_layer():
     finally:
         for group in groups:
             await layer.group_discard(group, channel)
+
+
+@pytest.mark.asyncio
+async def test_a_connection_that_does_not_read_holds_at_most_its_capacity(settings, caplog):
+    """A reader that stops reading: its mailbox keeps the first ``capacity`` messages, drops the rest (logged
+    once), and takes messages again once it has read; a reader beside it in the group gets every one."""
+    require_redis()
+    from odr.channel_layer import PubSubChannelLayer
+
+    config = settings.CHANNEL_LAYERS["default"]["CONFIG"]
+    layer = PubSubChannelLayer(**{**config, "capacity": 5})
+    group = f"capacity-test.{uuid.uuid4().hex}"
+    slow, fast = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add(group, slow)
+    await layer.group_add(group, fast)
+    try:
+        heard = []
+        for first, last in ((0, 4), (5, 8), (9, 11)):  # the reader reads as it goes, the other never
+            for n in range(first, last + 1):
+                await layer.group_send(group, {"type": "test.message", "n": n})
+            heard += [(await asyncio.wait_for(layer.receive(fast), timeout=5))["n"] for _ in range(first, last + 1)]
+        assert heard == list(range(12))
+        kept = [(await asyncio.wait_for(layer.receive(slow), timeout=5))["n"] for _ in range(5)]
+        assert kept == [0, 1, 2, 3, 4]
+        assert len([r for r in caplog.records if "dropping its messages" in r.getMessage()]) == 1
+        await layer.group_send(group, {"type": "test.message", "n": 12})
+        # The next one it reads is the new one: the other seven were dropped, not queued. (A receive that
+        # times out would end the channel: channels-redis takes a cancelled receive for a consumer leaving.)
+        assert (await asyncio.wait_for(layer.receive(slow), timeout=5))["n"] == 12
+        assert any("caught up after 7 messages were dropped" in r.getMessage() for r in caplog.records)
+    finally:
+        await layer.group_discard(group, slow)
+        await layer.group_discard(group, fast)
+        await layer.flush()
 
 
 @pytest.mark.asyncio

@@ -1,0 +1,73 @@
+"""The channel layer: channels-redis's pub/sub layer, with a bounded mailbox per connection.
+
+Pub/sub hands a process every message for its connections at once; channels-redis keeps each connection's
+in an unbounded ``asyncio.Queue`` until its consumer takes them. A reader that does not read (a stalled
+browser, a client that never drains its socket: uvicorn stops the consumer's sends once the socket's
+buffer is full) would grow the process's memory without end, one copy of every message its rooms hear.
+Here a connection's mailbox holds at most ``capacity`` messages (``ODR_CHANNEL_CAPACITY``, 1,000 by
+default); beyond that a message to it is dropped and logged, as channels-redis's list-based layer drops a
+group message to a full channel. The chat's pages re-read a room's history every minute and on
+reconnecting, so a reader that catches up again finds what it missed.
+"""
+
+import asyncio
+import logging
+
+from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer
+from channels_redis.utils import _wrap_close
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CAPACITY = 1000
+
+
+class Mailbox(asyncio.Queue):
+    """A connection's messages: at most ``capacity``; one more is dropped (and counted), not queued."""
+
+    def __init__(self, channel: str, capacity: int):
+        super().__init__()
+        self.channel = channel
+        self.capacity = capacity
+        self.dropped = 0
+
+    def put_nowait(self, item) -> None:
+        if self.qsize() >= self.capacity:
+            if not self.dropped:  # once a backlog: it may go on for thousands of messages
+                logger.warning(
+                    "channel layer: %s is %s messages behind; dropping its messages", self.channel, self.capacity
+                )
+            self.dropped += 1
+            return
+        if self.dropped:
+            logger.warning("channel layer: %s caught up after %s messages were dropped", self.channel, self.dropped)
+            self.dropped = 0
+        super().put_nowait(item)
+
+
+class _LoopLayer(RedisPubSubLoopLayer):
+    def __init__(self, *args, capacity: int = DEFAULT_CAPACITY, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.capacity = capacity
+
+    async def _subscribe_to_channel(self, channel):
+        self.channels[channel] = Mailbox(channel, self.capacity)
+        shard = self._get_shard(channel)
+        await shard.subscribe(channel)
+
+
+class PubSubChannelLayer(RedisPubSubChannelLayer):
+    """``channels_redis.pubsub.RedisPubSubChannelLayer`` whose connections' mailboxes are bounded."""
+
+    def __init__(self, *args, capacity: int = DEFAULT_CAPACITY, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.capacity = max(int(capacity), 1)
+
+    def _get_layer(self):
+        loop = asyncio.get_running_loop()
+        try:
+            return self._layers[loop]
+        except KeyError:
+            layer = _LoopLayer(*self._args, capacity=self.capacity, **self._kwargs, channel_layer=self)
+            self._layers[loop] = layer
+            _wrap_close(self, loop)
+            return layer
