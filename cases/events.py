@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Max, Q
 from django.utils import timezone
 
 from .models import Case, CaseEvent
@@ -127,11 +126,13 @@ def event_append(*, case: Case, type: str, actor=None, payload: dict | None = No
 
 def event_append_many(items, *, cases: dict | None = None) -> list[CaseEvent]:
     """Append events to several cases at once: ``items`` are ``(case_id, type, payload)`` for the system's
-    events or ``(case_id, type, payload, actor)``, and a case's events chain in the order given. One read of
-    the cases' last events, one INSERT, one UPDATE of the heads, and the notifications in bulk (the deadline
-    sweep's batches, a chat batch's messages). Needs every case locked (``select_for_update``) in this
-    transaction; ``cases`` (``{id: case}``) are those rows when the caller has them and its events notify
-    no one (otherwise they are read again with the people the notifications need).
+    events or ``(case_id, type, payload, actor)``, and a case's events chain in the order given. At most one read of
+    the cases, one INSERT, one UPDATE of the heads, and the notifications in bulk (the deadline sweep's
+    batches, a chat batch's messages). Needs every case locked (``select_for_update``) in this transaction:
+    each chain goes on from its case's head (``event_count``, ``event_head``), which every append moves
+    with it under that lock. ``cases`` (``{id: case}``) are those locked rows, their heads read with them,
+    when the caller has them and its events notify no one (otherwise they are read again, with the people
+    the notifications need).
     """
     from notifications.services import notify_case_events
 
@@ -140,10 +141,10 @@ def event_append_many(items, *, cases: dict | None = None) -> list[CaseEvent]:
     ids = {item[0] for item in items}
     if cases is None:
         cases = Case.objects.select_related("consumer", "mediator", "arbitrator").in_bulk(ids)
-    heads = _last_events(ids)
+    heads = {case_id: (cases[case_id].event_count, cases[case_id].event_head or GENESIS) for case_id in ids}
     events = []
     for case_id, type, payload, *actor in items:
-        seq, prev_hash = heads.get(case_id, (0, GENESIS))
+        seq, prev_hash = heads[case_id]
         event = _link(
             case=cases[case_id], seq=seq + 1, prev_hash=prev_hash, type=type, actor=actor[0] if actor else None,
             payload=payload,
@@ -156,25 +157,6 @@ def event_append_many(items, *, cases: dict | None = None) -> list[CaseEvent]:
     _move_heads({case_id: heads[case_id] for case_id in ids})
     notify_case_events([(event.case, event) for event in events])
     return events
-
-
-def _last_events(ids) -> dict:
-    """``{case_id: (seq, hash)}`` of the cases' last events (cases without any are absent). On PostgreSQL one
-    statement reading each case's newest entry from the (case, seq) index; two elsewhere."""
-    if connection.vendor == "postgresql":
-        table = connection.ops.quote_name(CaseEvent._meta.db_table)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT e.case_id, e.seq, e.hash FROM unnest(%s::uuid[]) AS c(id) CROSS JOIN LATERAL "  # noqa: S608
-                f"(SELECT case_id, seq, hash FROM {table} WHERE case_id = c.id ORDER BY seq DESC LIMIT 1) AS e",
-                [list(ids)],
-            )
-            return {case_id: (seq, digest) for case_id, seq, digest in cursor.fetchall()}
-    last = CaseEvent.objects.filter(case_id__in=ids).values("case_id").annotate(seq=Max("seq")).order_by()
-    at_heads = Q(pk__in=[])
-    for row in last:
-        at_heads |= Q(case_id=row["case_id"], seq=row["seq"])
-    return {c: (seq, h) for c, seq, h in CaseEvent.objects.filter(at_heads).values_list("case_id", "seq", "hash")}
 
 
 def _move_heads(heads: dict) -> None:

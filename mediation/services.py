@@ -552,7 +552,11 @@ class CaseBusy(Exception):  # noqa: N818 -- a result, not an error
 
 
 #: What a chat batch reads of its cases: what the room's policy and the chain's hash ask.
-CHAT_CASE_FIELDS = ("id", "reference", "status", "consumer_id", "merchant_id", "mediator_id", "arbitrator_id")
+#: What a chat batch reads of its cases (locked): the policy's fields and the chain's head.
+CHAT_CASE_FIELDS = (
+    *("id", "reference", "status", "consumer_id", "merchant_id", "mediator_id", "arbitrator_id"),
+    *("event_count", "event_head"),
+)
 
 
 def message_post_many(posts, *, wait: bool = True, lock_timeout: float | None = None) -> list:
