@@ -38,6 +38,10 @@ class Notification(models.Model):
         return f"{self.user_id}: {self.type} on {self.case_id or self.alert_id}"
 
 
+#: What a webhook secret's seal is bound to (a value sealed for another use does not open as one).
+SECRET_PURPOSE = "webhook-secret"
+
+
 class WebhookEndpoint(models.Model):
     """A merchant platform's URL that receives signed notices of its organisation's cases."""
 
@@ -47,7 +51,9 @@ class WebhookEndpoint(models.Model):
     url = models.URLField(max_length=500)
     #: Event types to send; empty means every event.
     events = models.JSONField(default=list, blank=True)
-    secret = models.CharField(max_length=128)
+    #: The signing secret, sealed under ODR_EVIDENCE_KEYS (``cases.evidence.crypto.seal_text``): a database
+    #: dump alone cannot forge the platform's signatures. ``signing_secret`` opens it.
+    secret = models.TextField()
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -56,6 +62,14 @@ class WebhookEndpoint(models.Model):
 
     def __str__(self):
         return self.url
+
+    @property
+    def signing_secret(self) -> str:
+        """The secret in clear. Raises ``VaultKeyMissing`` when its key is no longer configured and
+        ``VaultIntegrityError`` when the stored value was altered."""
+        from cases.evidence import crypto
+
+        return crypto.open_text(self.secret, SECRET_PURPOSE)
 
     def wants(self, event_type: str) -> bool:
         return self.active and (not self.events or event_type in self.events)

@@ -16,11 +16,12 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import Role, User
+from cases.evidence import crypto
 from odr.errors import Forbidden, NotFound, ValidationFailed
 from odr.realtime import group_send, group_send_many
 
 from . import policies, webhooks
-from .models import Channel, Delivery, DeliveryStatus, Notification, WebhookEndpoint
+from .models import SECRET_PURPOSE, Channel, Delivery, DeliveryStatus, Notification, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
 
@@ -287,9 +288,27 @@ def webhook_create(*, user, url: str, events: list[str], secret: str | None = No
         webhooks.check_url(url)
     except webhooks.WebhookAddressError as exc:
         raise ValidationFailed(fields={"url": [_(str(exc))]}) from exc
-    return WebhookEndpoint.objects.create(
-        organisation_id=user.organisation_id, url=url, events=events, secret=secret or secrets.token_hex(32)
-    )
+    sealed = crypto.seal_text(secret or secrets.token_hex(32), SECRET_PURPOSE)  # shown in clear only now
+    return WebhookEndpoint.objects.create(organisation_id=user.organisation_id, url=url, events=events, secret=sealed)
+
+
+def webhook_secrets_reseal() -> int:
+    """Seal every webhook secret sealed under an older master key again under the current one (key
+    rotation: ``manage.py rotate_evidence_keys``). Returns how many."""
+    current = crypto.current_key()
+    done = 0
+    with transaction.atomic():
+        stale = WebhookEndpoint.objects.select_for_update().exclude(
+            secret__startswith=f"{crypto.SEALED_PREFIX}:{current.id}:"
+        )
+        for endpoint in stale.order_by("pk"):
+            try:
+                endpoint.secret = crypto.seal_text(endpoint.signing_secret, SECRET_PURPOSE)
+            except crypto.VaultKeyMissing as exc:
+                raise crypto.VaultKeyMissing(f"webhook {endpoint.pk}: {exc}") from None
+            endpoint.save(update_fields=["secret"])
+            done += 1
+    return done
 
 
 # --- delivering ---------------------------------------------------------------------------------
@@ -327,7 +346,7 @@ def _webhook(delivery: Delivery) -> None:
         separators=(",", ":"),
         sort_keys=True,
     ).encode()
-    webhooks.post(endpoint.url, endpoint.secret, str(int(timezone.now().timestamp())), body)
+    webhooks.post(endpoint.url, endpoint.signing_secret, str(int(timezone.now().timestamp())), body)
 
 
 SENDERS = {Channel.EMAIL: _email, Channel.WEBHOOK: _webhook}

@@ -167,3 +167,41 @@ def decrypt(source, file_key: bytes) -> Iterator[bytes]:
         if last:
             return
         current, index = following, index + 1
+
+
+# --- short secrets at rest (a webhook's signing secret) ----------------------------------------------
+SEALED_PREFIX = "s1"
+
+
+def seal_text(plain: str, purpose: str) -> str:
+    """``plain`` sealed under the current master key: ``s1:<key id>:<base64(nonce || AES-GCM ciphertext)>``.
+    ``purpose`` is authenticated with it, so a value sealed for one use does not open as another's."""
+    master = current_key()
+    nonce = secrets.token_bytes(12)
+    aad = f"{SEALED_PREFIX}:{master.id}:{purpose}".encode()
+    sealed = AESGCM(master.key).encrypt(nonce, plain.encode(), aad)
+    return f"{SEALED_PREFIX}:{master.id}:{base64.b64encode(nonce + sealed).decode()}"
+
+
+def sealed_key_id(value: str) -> str | None:
+    """The id of the master key ``value`` is sealed under (None: not a sealed value)."""
+    version, sep, rest = value.partition(":")
+    key_id, sep2, _data = rest.partition(":")
+    return key_id if version == SEALED_PREFIX and sep and sep2 else None
+
+
+def open_text(value: str, purpose: str) -> str:
+    """The plain text of a ``seal_text`` value. Raises VaultIntegrityError (altered, or another purpose's)
+    or VaultKeyMissing (its key is no longer configured)."""
+    key_id = sealed_key_id(value)
+    if key_id is None:
+        raise VaultIntegrityError("not a sealed value")
+    try:
+        data = base64.b64decode(value.rsplit(":", 1)[1], validate=True)
+    except (binascii.Error, ValueError):
+        raise VaultIntegrityError("a sealed value that is not base64") from None
+    aad = f"{SEALED_PREFIX}:{key_id}:{purpose}".encode()
+    try:
+        return AESGCM(key_by_id(key_id).key).decrypt(data[:12], data[12:], aad).decode()
+    except InvalidTag:
+        raise VaultIntegrityError("a sealed value does not authenticate") from None

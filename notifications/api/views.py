@@ -78,7 +78,7 @@ class WebhookOutput(serializers.Serializer):
 
 
 class WebhookCreatedOutput(WebhookOutput):
-    secret = serializers.CharField()  # shown once, at creation
+    secret = serializers.CharField(source="signing_secret")  # shown once, at creation
 
 
 class WebhookListCreateApi(APIView):

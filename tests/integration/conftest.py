@@ -55,8 +55,9 @@ def service_env(transactional_db):
         SECRET_KEY=os.environ.get("SECRET_KEY", "integration-test-secret"),
         PYTHONPATH=str(ROOT),
     )
-    # With DATABASE_URL set and DEBUG off the settings refuse to load without evidence keys.
-    env.setdefault("ODR_EVIDENCE_KEYS", TEST_EVIDENCE_KEY)
+    # With DATABASE_URL set and DEBUG off the settings refuse to load without evidence keys; the processes
+    # use the test's own (tests/conftest.py), so what one seals (evidence, webhook secrets) the others open.
+    env["ODR_EVIDENCE_KEYS"] = TEST_EVIDENCE_KEY
     hosts = [h for h in env.get("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver").split(",") if h.strip()]
     env["ALLOWED_HOSTS"] = ",".join(hosts + [h for h in ("127.0.0.1", "localhost") if h not in hosts])
     yield env

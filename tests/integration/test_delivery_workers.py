@@ -110,7 +110,7 @@ def test_filing_a_case_delivers_the_merchants_email_and_webhook_once(workers, se
     with WebhookReceiver() as receiver:
         cast = Cast.make()
         endpoint = webhook_create(user=cast.merchant, url=receiver.url, events=[])
-        receiver.secret = endpoint.secret
+        receiver.secret = endpoint.signing_secret
         workers.start("deliverer")
 
         case = file_case(cast)  # committed: the deliveries are queued on commit
@@ -212,7 +212,7 @@ def test_a_worker_killed_in_the_middle_of_a_delivery_loses_nothing_and_marks_it_
     with WebhookReceiver(delay=5) as receiver:  # slow to answer: the delivery stays in flight
         cast = Cast.make()
         endpoint = webhook_create(user=cast.merchant, url=receiver.url, events=[])
-        receiver.secret = endpoint.secret
+        receiver.secret = endpoint.signing_secret
         doomed = killable_workers.start("doomed")
         killable_workers.start_beat()
 

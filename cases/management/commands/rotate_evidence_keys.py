@@ -1,4 +1,5 @@
-"""``manage.py rotate_evidence_keys``: re-wrap every evidence file key under the current master key.
+"""``manage.py rotate_evidence_keys``: re-wrap every evidence file key, and seal every webhook secret again,
+under the current master key.
 
 Rotation: generate a key (``--new-key``), put it first in ODR_EVIDENCE_KEYS keeping the old ones after
 it, restart, run this command; once it reports no file left under an old key, drop the old keys.
@@ -10,10 +11,11 @@ from django.db.models import Count
 from cases.evidence import crypto
 from cases.evidence.services import evidence_rotate_keys
 from cases.models import Evidence
+from notifications.services import webhook_secrets_reseal
 
 
 class Command(BaseCommand):
-    help = "Re-wrap every evidence file key under the first key of ODR_EVIDENCE_KEYS."
+    help = "Re-wrap every evidence file key and re-seal every webhook secret under the first key of ODR_EVIDENCE_KEYS."
 
     def add_arguments(self, parser):
         parser.add_argument("--new-key", metavar="ID", help="only print a fresh key line 'ID:base64' and stop")
@@ -30,6 +32,13 @@ class Command(BaseCommand):
                 f"{exc}: keep every key still wrapping a file in ODR_EVIDENCE_KEYS until rotation finishes"
             ) from None
         self.stdout.write(f"{count} file keys re-wrapped under {current.id}")
+        try:
+            secrets = webhook_secrets_reseal()
+        except crypto.VaultKeyMissing as exc:
+            raise CommandError(
+                f"webhook secrets: {exc}: keep it in ODR_EVIDENCE_KEYS until rotation finishes"
+            ) from None
+        self.stdout.write(f"{secrets} webhook secrets sealed again under {current.id}")
         left = (
             Evidence.objects.filter(wrapped_key__isnull=False)
             .exclude(key_id=current.id)
