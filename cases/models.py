@@ -725,3 +725,20 @@ class IdempotencyKey(models.Model):
 
     def __str__(self):
         return f"{self.key} -> {self.case_id}"
+
+
+class SigningKey(models.Model):
+    """A public key the platform has signed record bundles with (``cases.export.signing``), kept after its
+    private half is gone so that bundles signed with it can still be checked (``GET /api/v1/signing-keys/``)."""
+
+    key_id = models.CharField(max_length=32)  # the master key's id (a reused id gets a row of its own)
+    algorithm = models.CharField(max_length=16, default="Ed25519")
+    public_key = models.CharField(max_length=64)  # base64 of the raw 32 bytes
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["key_id", "public_key"], name="signing_key_unique")]
+
+    def __str__(self):
+        return f"{self.key_id} ({self.algorithm})"

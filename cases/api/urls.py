@@ -19,5 +19,6 @@ urlpatterns = [
     path("cases/<uuid:case_id>/payments/", payments.PaymentListApi.as_view(), name="api-payments"),
     path("cases/<uuid:case_id>/payments/refund/", payments.RefundApi.as_view(), name="api-payment-refund"),
     path("cases/<uuid:case_id>/payments/escrow/", payments.EscrowApi.as_view(), name="api-payment-escrow"),
+    path("signing-keys/", views.SigningKeyListApi.as_view(), name="api-signing-keys"),
     path("jurisdiction/evaluate/", views.JurisdictionEvaluateApi.as_view(), name="api-jurisdiction-evaluate"),
 ]

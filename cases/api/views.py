@@ -1,14 +1,17 @@
 """Cases API: filing, listing, reading, lifecycle actions and the event log. Thin: validate, call, render."""
 
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle, UserRateThrottle
+from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 from cases import policies, selectors
 from cases.actions import ACTION_HANDLERS, action_perform, case_file_from_input
+from cases.events import iso_utc
 from cases.jurisdiction import evaluate, localise
 from cases.models import ACTIONS
 from odr.errors import Forbidden, NotFound, ValidationFailed
@@ -157,6 +160,32 @@ def export_response(*, user, case_id):
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+class SigningKeyListApi(APIView):
+    """``GET /api/v1/signing-keys/``: the public keys the platform signs record bundles with, every one it
+    has used (no log-in: whoever holds a bundle checks its MANIFEST.sig against this list)."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [AnonRateThrottle]
+
+    @extend_schema(tags=["public"], responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        from cases.export import signing
+        from cases.models import SigningKey
+
+        signing.current()  # the key in use is listed even before its first bundle
+        keys = [
+            {
+                "key_id": key.key_id,
+                "algorithm": key.algorithm,
+                "public_key": key.public_key,
+                "first_used_at": iso_utc(key.created_at),
+            }
+            for key in SigningKey.objects.all()
+        ]
+        return Response({"results": keys, "next": None, "previous": None})
 
 
 class CaseExportApi(APIView):

@@ -3,7 +3,8 @@
 ``<reference>/`` holds ``case.json`` (the case as the API shows it to the requester, with the chain's
 head and the evidence list), ``events.jsonl`` (every event of the chain), ``evidence/`` (the files,
 decrypted), ``README.txt`` (in the requester's language), ``verify.py`` (the offline checker) and
-``MANIFEST.sha256`` (the SHA-256 of every other file), written last.
+``MANIFEST.sha256`` (the SHA-256 of every other file) and ``MANIFEST.sig`` (the platform's Ed25519
+signature of the manifest, ``signing``), written last.
 """
 
 import datetime as dt
@@ -22,6 +23,7 @@ from .. import selectors
 from ..events import format_time
 from ..evidence import services as evidence_services
 from ..models import CaseEvent, Evidence
+from . import signing
 
 VERIFY_SOURCE = Path(__file__).with_name("verify.py")
 
@@ -117,14 +119,15 @@ def bundle_for(*, user, case_id) -> tuple[str, Iterator[bytes]]:
             {"case": case, "head": head, "count": count, "files": sum(1 for i in evidence if not i.erased_at)},
         )
     name = f"{case.reference}-record.zip"
-    return name, _stream(case.reference, case_json, case, count, evidence, readme, awards)
+    key = signing.current()  # recorded as published before the first byte goes out
+    return name, _stream(case.reference, case_json, case, count, evidence, readme, awards, key)
 
 
 def award_path(document) -> str:
     return f"awards/award-{document.award.number}-{document.language}.pdf"
 
 
-def _stream(reference, case_json, case, count, evidence, readme, awards=()) -> Iterator[bytes]:
+def _stream(reference, case_json, case, count, evidence, readme, awards, key) -> Iterator[bytes]:
     sink = _Sink()
     manifest: list[tuple[str, str]] = []
     stamp = timezone.now().astimezone(dt.UTC).timetuple()[:6]
@@ -155,4 +158,6 @@ def _stream(reference, case_json, case, count, evidence, readme, awards=()) -> I
         lines = "".join(f"{digest}  {name}\n" for digest, name in sorted(manifest, key=lambda m: m[1]))
         info = zipfile.ZipInfo(f"{reference}/MANIFEST.sha256", date_time=stamp)
         archive.writestr(info, lines.encode(), compress_type=zipfile.ZIP_DEFLATED)
+        info = zipfile.ZipInfo(f"{reference}/MANIFEST.sig", date_time=stamp)
+        archive.writestr(info, signing.signature(lines.encode(), key), compress_type=zipfile.ZIP_DEFLATED)
     yield sink.take()

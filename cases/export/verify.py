@@ -4,6 +4,7 @@
     python3 verify.py                  # the unpacked folder this file is in
     python3 verify.py FOLDER           # an unpacked bundle
     python3 verify.py BUNDLE.zip       # the zip as downloaded
+    python3 verify.py --key KEY BUNDLE.zip   # and insist on the platform's public key KEY (base64)
 
 Checks, in this order, and stops at the first thing that does not hold:
   1. events.jsonl is a complete hash chain: sequence numbers 1..N, each event's prev_hash is the hash of
@@ -14,7 +15,11 @@ Checks, in this order, and stops at the first thing that does not hold:
   3. every evidence file the log recorded is present and hashes to what the log recorded, unless the
      log also records that it was erased; every award document (PDF) the log recorded is present and
      hashes to the SHA-256 on its issue_award or award_corrected event;
-  4. MANIFEST.sha256 lists every file of the bundle and each file's SHA-256 matches it.
+  4. MANIFEST.sha256 lists every file of the bundle and each file's SHA-256 matches it;
+  5. MANIFEST.sig is the platform's Ed25519 signature of MANIFEST.sha256 (so of every file). Checking it
+     needs the "cryptography" package (pip install cryptography); without it the signature is reported
+     as not checked. The signature proves the bundle came from whoever holds the key it names: compare
+     that public key with the platform's list (GET /api/v1/signing-keys/), or pass it with --key.
 Compare the chain head printed with the one on the case page (or one you noted earlier): a record that
 was rewritten from the start would verify on its own, but not end in the same head.
 Prints "OK ..." and exits 0, or "FAIL: ..." naming the first mismatch and exits 1 (2 for bad usage).
@@ -23,6 +28,8 @@ Canonical form: JSON with sorted keys, no spaces, UTF-8 (not ASCII-escaped). The
 {"case", "seq", "type", "actor", "actor_role", "at", "payload_hash"}.
 """
 
+import base64
+import binascii
 import hashlib
 import json
 import os
@@ -31,6 +38,7 @@ import zipfile
 
 GENESIS = "0" * 64
 MANIFEST = "MANIFEST.sha256"
+SIGNATURE = "MANIFEST.sig"
 
 
 class Failure(Exception):
@@ -94,8 +102,39 @@ def check_manifest(bundle):
             raise Failure(f"{name}: listed in {MANIFEST} but missing")
         if sha256(bundle.read(name)) != listed[name]:
             raise Failure(f"{name}: SHA-256 does not match {MANIFEST}")
-    for name in sorted(names - set(listed) - {MANIFEST}):
+    for name in sorted(names - set(listed) - {MANIFEST, SIGNATURE}):
         raise Failure(f"{name}: not listed in {MANIFEST}")
+
+
+def check_signature(bundle, pinned):
+    """The platform's signature of the manifest: a sentence saying what was checked, or Failure."""
+    if SIGNATURE not in set(bundle.names()):
+        if pinned:
+            raise Failure(f"{SIGNATURE} is missing: the bundle is not signed")
+        return "not signed (no " + SIGNATURE + ")"
+    try:
+        record = json.loads(bundle.read(SIGNATURE).decode("utf-8"))
+        public = base64.b64decode(record["public_key"], validate=True)
+        signature = base64.b64decode(record["signature"], validate=True)
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise Failure(f"{SIGNATURE} is not a signature record") from None
+    if record.get("algorithm") != "Ed25519" or record.get("signed") != MANIFEST:
+        raise Failure(f"{SIGNATURE}: not an Ed25519 signature of {MANIFEST}")
+    if pinned and record["public_key"] != pinned:
+        raise Failure(f"{SIGNATURE}: signed with key {record.get('key_id')} ({record['public_key']}), not {pinned}")
+    key = f"key {record.get('key_id')} (public key {record['public_key']})"
+    try:
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    except ImportError:
+        if pinned:
+            raise Failure("--key needs the cryptography package to check the signature") from None
+        return f"signature by {key} NOT checked (pip install cryptography, then run again)"
+    try:
+        Ed25519PublicKey.from_public_bytes(public).verify(signature, bundle.read(MANIFEST))
+    except (InvalidSignature, ValueError):
+        raise Failure(f"{SIGNATURE}: the signature by {key} does not verify") from None
+    return f"signed by {key}" + (" (the key given)" if pinned else "; compare it with the platform's list")
 
 
 def check_chain(bundle):
@@ -200,10 +239,17 @@ def check_awards(bundle, events, case):
 
 
 def main(argv):
-    if len(argv) > 2:
-        print("usage: python3 verify.py [FOLDER | BUNDLE.zip]", file=sys.stderr)
+    args = list(argv[1:])
+    pinned = None
+    if args[:1] == ["--key"]:
+        if len(args) < 2:
+            args = [None, None, None]  # bad usage
+        else:
+            pinned, args = args[1], args[2:]
+    if len(args) > 1 or any(a is None or a.startswith("-") for a in args):
+        print("usage: python3 verify.py [--key PUBLIC_KEY] [FOLDER | BUNDLE.zip]", file=sys.stderr)
         return 2
-    target = argv[1] if len(argv) == 2 else os.path.dirname(os.path.abspath(__file__))
+    target = args[0] if args else os.path.dirname(os.path.abspath(__file__))
     try:
         bundle = Zip(target) if os.path.isfile(target) else Folder(target)
     except (OSError, zipfile.BadZipFile) as exc:
@@ -215,6 +261,7 @@ def main(argv):
         files = check_evidence(bundle, events, case)
         awards = check_awards(bundle, events, case)
         check_manifest(bundle)
+        signed = check_signature(bundle, pinned)
     except Failure as failure:
         print(f"FAIL: {failure}")
         return 1
@@ -223,7 +270,7 @@ def main(argv):
         return 1
     print(
         f"OK {case['reference']}: {len(events)} events, chain head {events[-1]['hash']}, "
-        f"{files} evidence files match the log, {awards} award documents match the log"
+        f"{files} evidence files match the log, {awards} award documents match the log; {signed}"
     )
     return 0
 

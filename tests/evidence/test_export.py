@@ -1,6 +1,7 @@
-"""The case record bundle: a zip of case.json, events.jsonl, the evidence, README.txt, verify.py and
-MANIFEST.sha256 under "<reference>/", which its own verify.py (standard library only) accepts as it came
-and refuses, naming what changed, after any single alteration -- of the folder or of the zip itself."""
+"""The case record bundle: a zip of case.json, events.jsonl, the evidence, README.txt, verify.py,
+MANIFEST.sha256 and its signature MANIFEST.sig under "<reference>/", which its own verify.py (standard
+library only) accepts as it came and refuses, naming what changed, after any single alteration -- of the
+folder or of the zip itself (the signature: tests/evidence/test_bundle_signature.py)."""
 
 import hashlib
 import io
@@ -104,7 +105,10 @@ def test_the_bundle_holds_the_whole_record_under_the_reference(cast, case, zip_p
         assert all(n.startswith(f"{ref}/") for n in names)
         inner = {n[len(ref) + 1 :] for n in names}
         files = {evidence_path(name): data for _who, name, data, _d in FILES}
-        assert inner == {"case.json", "events.jsonl", "README.txt", "verify.py", "MANIFEST.sha256", *files}
+        assert inner == {
+            *("case.json", "events.jsonl", "README.txt", "verify.py", "MANIFEST.sha256", "MANIFEST.sig"),
+            *files,
+        }
         for path, data in files.items():
             assert z.read(f"{ref}/{path}") == data
 
@@ -131,7 +135,7 @@ def test_the_bundle_holds_the_whole_record_under_the_reference(cast, case, zip_p
         for line in z.read(f"{ref}/MANIFEST.sha256").decode().splitlines():
             digest, name = line.split("  ", 1)
             manifest[name] = digest
-        assert set(manifest) == inner - {"MANIFEST.sha256"}
+        assert set(manifest) == inner - {"MANIFEST.sha256", "MANIFEST.sig"}
         for name, digest in manifest.items():
             assert hashlib.sha256(z.read(f"{ref}/{name}")).hexdigest() == digest
 
