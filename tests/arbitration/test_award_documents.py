@@ -5,13 +5,14 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.db import IntegrityError, transaction
 
 from accounts.models import Role
 from arbitration.models import Award, AwardDocument
 from cases.events import chain_verify
 from cases.models import Case, CaseEvent
 from odr.errors import Conflict
-from tests.conftest import client_for
+from tests.conftest import client_for, require_postgres
 from tests.factories import Cast, case_in, user
 
 from .helpers import (
@@ -109,6 +110,24 @@ def test_the_models_refuse_a_second_save_or_a_delete(cast):
         document.save()
     with pytest.raises(Conflict):
         document.delete()
+    assert _snapshot(case) == before
+
+
+def test_the_database_refuses_to_change_or_delete_an_issued_award(cast):
+    """Past the models (a QuerySet.update(), a raw statement): PostgreSQL's trigger refuses, and nothing
+    changes."""
+    require_postgres()
+    case = _awarded(cast, decision="granted", amount="89.90", reasons="Not delivered.")
+    before = _snapshot(case)
+    attempts = [
+        lambda: Award.objects.filter(case=case).update(amount=Decimal("1.00")),
+        lambda: AwardDocument.objects.filter(award__case=case).update(pdf=b"%PDF-1.7 forged"),
+        lambda: Award.objects.filter(case=case)._raw_delete(Award.objects.db),
+        lambda: AwardDocument.objects.filter(award__case=case)._raw_delete(AwardDocument.objects.db),
+    ]
+    for attempt in attempts:
+        with pytest.raises(IntegrityError, match="an issued award is immutable"), transaction.atomic():
+            attempt()
     assert _snapshot(case) == before
 
 
