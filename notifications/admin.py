@@ -27,3 +27,6 @@ class NotificationAdmin(admin.ModelAdmin):
 class WebhookEndpointAdmin(admin.ModelAdmin):
     list_display = ["organisation", "url", "active", "created_at"]
     exclude = ["secret"]
+
+    def has_add_permission(self, request):
+        return False  # registered by the merchant (the API), who is shown the secret once

@@ -294,18 +294,18 @@ def webhook_create(*, user, url: str, events: list[str], secret: str | None = No
 
 def webhook_secrets_reseal() -> int:
     """Seal every webhook secret sealed under an older master key again under the current one (key
-    rotation: ``manage.py rotate_evidence_keys``). Returns how many."""
+    rotation: ``manage.py rotate_evidence_keys``). Returns how many. Raises ``VaultKeyMissing`` or
+    ``VaultIntegrityError`` naming the endpoint whose secret cannot be opened (nothing is changed then)."""
     current = crypto.current_key()
     done = 0
     with transaction.atomic():
-        stale = WebhookEndpoint.objects.select_for_update().exclude(
-            secret__startswith=f"{crypto.SEALED_PREFIX}:{current.id}:"
-        )
-        for endpoint in stale.order_by("pk"):
+        for endpoint in WebhookEndpoint.objects.select_for_update().order_by("pk"):
+            if crypto.sealed_key_id(endpoint.secret) == current.id:
+                continue
             try:
                 endpoint.secret = crypto.seal_text(endpoint.signing_secret, SECRET_PURPOSE)
-            except crypto.VaultKeyMissing as exc:
-                raise crypto.VaultKeyMissing(f"webhook {endpoint.pk}: {exc}") from None
+            except (crypto.VaultKeyMissing, crypto.VaultIntegrityError) as exc:
+                raise type(exc)(f"webhook {endpoint.pk}: {exc}") from None
             endpoint.save(update_fields=["secret"])
             done += 1
     return done

@@ -5,9 +5,10 @@ in an unbounded ``asyncio.Queue`` until its consumer takes them. A reader that d
 browser, a client that never drains its socket: uvicorn stops the consumer's sends once the socket's
 buffer is full) would grow the process's memory without end, one copy of every message its rooms hear.
 Here a connection's mailbox holds at most ``capacity`` messages (``ODR_CHANNEL_CAPACITY``, 1,000 by
-default); beyond that a message to it is dropped and logged, as channels-redis's list-based layer drops a
-group message to a full channel. The chat's pages re-read a room's history every minute and on
-reconnecting, so a reader that catches up again finds what it missed.
+default); once it is full, messages to it are dropped (logged once) until its reader has worked off half
+of them, as channels-redis's list-based layer drops a group message to a full channel. The chat's pages
+re-read a room's history every minute and on reconnecting, so a reader that catches up again finds what it
+missed.
 """
 
 import asyncio
@@ -22,7 +23,8 @@ DEFAULT_CAPACITY = 1000
 
 
 class Mailbox(asyncio.Queue):
-    """A connection's messages: at most ``capacity``; one more is dropped (and counted), not queued."""
+    """A connection's messages: at most ``capacity``. Once full it drops (and counts) what comes until half
+    is read, so a slow reader gets runs of consecutive messages, and one log line a run, not two a message."""
 
     def __init__(self, channel: str, capacity: int):
         super().__init__()
@@ -31,16 +33,16 @@ class Mailbox(asyncio.Queue):
         self.dropped = 0
 
     def put_nowait(self, item) -> None:
-        if self.qsize() >= self.capacity:
+        if self.dropped and self.qsize() <= self.capacity // 2:
+            logger.warning("channel layer: %s reads again after %s messages were dropped", self.channel, self.dropped)
+            self.dropped = 0
+        if self.dropped or self.qsize() >= self.capacity:
             if not self.dropped:  # once a backlog: it may go on for thousands of messages
                 logger.warning(
                     "channel layer: %s is %s messages behind; dropping its messages", self.channel, self.capacity
                 )
             self.dropped += 1
             return
-        if self.dropped:
-            logger.warning("channel layer: %s caught up after %s messages were dropped", self.channel, self.dropped)
-            self.dropped = 0
         super().put_nowait(item)
 
 

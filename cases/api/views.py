@@ -181,7 +181,7 @@ class SigningKeyListApi(APIView):
                 "key_id": key.key_id,
                 "algorithm": key.algorithm,
                 "public_key": key.public_key,
-                "first_used_at": iso_utc(key.created_at),
+                "published_at": iso_utc(key.created_at),
             }
             for key in SigningKey.objects.all()
         ]

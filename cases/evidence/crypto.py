@@ -19,7 +19,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -173,13 +175,18 @@ def decrypt(source, file_key: bytes) -> Iterator[bytes]:
 SEALED_PREFIX = "s1"
 
 
+def _text_key(master: MasterKey) -> bytes:
+    """The master key's own subkey for sealed text (HKDF): the master key itself only wraps file keys."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"odr sealed text v1").derive(master.key)
+
+
 def seal_text(plain: str, purpose: str) -> str:
     """``plain`` sealed under the current master key: ``s1:<key id>:<base64(nonce || AES-GCM ciphertext)>``.
     ``purpose`` is authenticated with it, so a value sealed for one use does not open as another's."""
     master = current_key()
     nonce = secrets.token_bytes(12)
     aad = f"{SEALED_PREFIX}:{master.id}:{purpose}".encode()
-    sealed = AESGCM(master.key).encrypt(nonce, plain.encode(), aad)
+    sealed = AESGCM(_text_key(master)).encrypt(nonce, plain.encode(), aad)
     return f"{SEALED_PREFIX}:{master.id}:{base64.b64encode(nonce + sealed).decode()}"
 
 
@@ -200,8 +207,10 @@ def open_text(value: str, purpose: str) -> str:
         data = base64.b64decode(value.rsplit(":", 1)[1], validate=True)
     except (binascii.Error, ValueError):
         raise VaultIntegrityError("a sealed value that is not base64") from None
+    if len(data) < 12 + TAG:
+        raise VaultIntegrityError("a sealed value too short to hold a nonce and a tag")
     aad = f"{SEALED_PREFIX}:{key_id}:{purpose}".encode()
     try:
-        return AESGCM(key_by_id(key_id).key).decrypt(data[:12], data[12:], aad).decode()
-    except InvalidTag:
+        return AESGCM(_text_key(key_by_id(key_id))).decrypt(data[:12], data[12:], aad).decode()
+    except (InvalidTag, UnicodeDecodeError):
         raise VaultIntegrityError("a sealed value does not authenticate") from None

@@ -5,6 +5,7 @@
     python3 verify.py FOLDER           # an unpacked bundle
     python3 verify.py BUNDLE.zip       # the zip as downloaded
     python3 verify.py --key KEY BUNDLE.zip   # and insist on the platform's public key KEY (base64)
+    python3 verify.py --help
 
 Checks, in this order, and stops at the first thing that does not hold:
   1. events.jsonl is a complete hash chain: sequence numbers 1..N, each event's prev_hash is the hash of
@@ -28,6 +29,7 @@ Canonical form: JSON with sorted keys, no spaces, UTF-8 (not ASCII-escaped). The
 {"case", "seq", "type", "actor", "actor_role", "at", "payload_hash"}.
 """
 
+import argparse
 import base64
 import binascii
 import hashlib
@@ -74,6 +76,13 @@ class Folder:
 class Zip:
     def __init__(self, path):
         self.zip = zipfile.ZipFile(path)
+        names = self.zip.namelist()
+        # A second entry of the same name would be read here (the last one wins) while an archive tool
+        # may show the first: a bundle is refused rather than read two ways.
+        if len(set(names)) != len(names):
+            raise Failure("the zip holds two entries of the same name")
+        if any(n.startswith("/") or ".." in n.split("/") for n in names):
+            raise Failure("the zip holds an entry outside its folder")
         tops = {n.split("/", 1)[0] for n in self.zip.namelist()}
         # A bundle's files sit in one folder named after the case.
         self.prefix = tops.pop() + "/" if len(tops) == 1 and all("/" in n for n in self.zip.namelist()) else ""
@@ -107,9 +116,10 @@ def check_manifest(bundle):
 
 
 def check_signature(bundle, pinned):
-    """The platform's signature of the manifest: a sentence saying what was checked, or Failure."""
+    """The platform's signature of the manifest (``pinned``: the raw public key it must be made with, or
+    None): a sentence saying what was checked, or Failure."""
     if SIGNATURE not in set(bundle.names()):
-        if pinned:
+        if pinned is not None:
             raise Failure(f"{SIGNATURE} is missing: the bundle is not signed")
         return "not signed (no " + SIGNATURE + ")"
     try:
@@ -120,21 +130,21 @@ def check_signature(bundle, pinned):
         raise Failure(f"{SIGNATURE} is not a signature record") from None
     if record.get("algorithm") != "Ed25519" or record.get("signed") != MANIFEST:
         raise Failure(f"{SIGNATURE}: not an Ed25519 signature of {MANIFEST}")
-    if pinned and record["public_key"] != pinned:
-        raise Failure(f"{SIGNATURE}: signed with key {record.get('key_id')} ({record['public_key']}), not {pinned}")
     key = f"key {record.get('key_id')} (public key {record['public_key']})"
+    if pinned is not None and public != pinned:
+        raise Failure(f"{SIGNATURE}: signed with {key}, not with {base64.b64encode(pinned).decode()}")
     try:
         from cryptography.exceptions import InvalidSignature
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
     except ImportError:
-        if pinned:
+        if pinned is not None:
             raise Failure("--key needs the cryptography package to check the signature") from None
         return f"signature by {key} NOT checked (pip install cryptography, then run again)"
     try:
         Ed25519PublicKey.from_public_bytes(public).verify(signature, bundle.read(MANIFEST))
     except (InvalidSignature, ValueError):
         raise Failure(f"{SIGNATURE}: the signature by {key} does not verify") from None
-    return f"signed by {key}" + (" (the key given)" if pinned else "; compare it with the platform's list")
+    return f"signed by {key}" + ("; the key given" if pinned is not None else "; compare it with the platform's list")
 
 
 def check_chain(bundle):
@@ -238,22 +248,36 @@ def check_awards(bundle, events, case):
     return count
 
 
+def public_key(text):
+    """``--key``: the base64 of a raw 32-byte Ed25519 public key."""
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (ValueError, binascii.Error):
+        raw = b""
+    if len(raw) != 32:
+        raise argparse.ArgumentTypeError("not the base64 of a 32-byte Ed25519 public key")
+    return raw
+
+
 def main(argv):
-    args = list(argv[1:])
-    pinned = None
-    if args[:1] == ["--key"]:
-        if len(args) < 2:
-            args = [None, None, None]  # bad usage
-        else:
-            pinned, args = args[1], args[2:]
-    if len(args) > 1 or any(a is None or a.startswith("-") for a in args):
-        print("usage: python3 verify.py [--key PUBLIC_KEY] [FOLDER | BUNDLE.zip]", file=sys.stderr)
-        return 2
-    target = args[0] if args else os.path.dirname(os.path.abspath(__file__))
+    parser = argparse.ArgumentParser(prog="verify.py", description="Check an ODR case record bundle offline.")
+    parser.add_argument(
+        "--key", type=public_key, help="the platform's public key (base64) the bundle must be signed by"
+    )
+    parser.add_argument("target", nargs="?", help="an unpacked bundle's folder or the zip (default: this folder)")
+    try:
+        args = parser.parse_args(argv[1:])
+    except SystemExit as exit_:  # bad usage: argparse has printed why
+        return 2 if exit_.code else 0
+    pinned = args.key
+    target = args.target if args.target is not None else os.path.dirname(os.path.abspath(__file__))
     try:
         bundle = Zip(target) if os.path.isfile(target) else Folder(target)
     except (OSError, zipfile.BadZipFile) as exc:
         print(f"FAIL: cannot open {target}: {exc}")
+        return 1
+    except Failure as failure:
+        print(f"FAIL: {failure}")
         return 1
     try:
         events = check_chain(bundle)

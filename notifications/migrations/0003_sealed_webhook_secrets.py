@@ -39,7 +39,7 @@ def _sealed(value: str) -> bool:
         return False
     try:
         crypto.open_text(value, PURPOSE)
-    except crypto.VaultIntegrityError:  # a secret in clear that happens to look like a sealed value
+    except (crypto.VaultIntegrityError, crypto.VaultKeyMissing):  # a secret in clear that looks sealed
         return False
     return True
 

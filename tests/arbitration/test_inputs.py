@@ -12,9 +12,10 @@ from django.test import Client
 
 from arbitration.models import Award, Submission
 from cases.events import chain_verify, event_append
+from cases.evidence import crypto
 from cases.models import Case, CaseEvent
 from cases.services.erasure import party_data_erase
-from notifications.models import Delivery, WebhookEndpoint
+from notifications.models import SECRET_PURPOSE, Delivery, WebhookEndpoint
 from tests.conftest import client_for
 from tests.factories import Cast, case_in, file_case
 
@@ -105,7 +106,9 @@ def test_the_operators_alert_of_a_late_award_is_not_sent_to_the_merchants_platfo
     cast = Cast.make()
     case = case_in("arbitration", cast)
     WebhookEndpoint.objects.create(
-        organisation_id=cast.merchant.organisation_id, url="https://shop.example/hook", secret="s" * 32
+        organisation_id=cast.merchant.organisation_id,
+        url="https://shop.example/hook",
+        secret=crypto.seal_text("s" * 32, SECRET_PURPOSE),
     )
     with transaction.atomic():
         locked = Case.objects.select_for_update().get(pk=case.pk)

@@ -489,11 +489,35 @@ async def test_a_connection_that_does_not_read_holds_at_most_its_capacity(settin
         # The next one it reads is the new one: the other seven were dropped, not queued. (A receive that
         # times out would end the channel: channels-redis takes a cancelled receive for a consumer leaving.)
         assert (await asyncio.wait_for(layer.receive(slow), timeout=5))["n"] == 12
-        assert any("caught up after 7 messages were dropped" in r.getMessage() for r in caplog.records)
+        assert any("reads again after 7 messages were dropped" in r.getMessage() for r in caplog.records)
     finally:
         await layer.group_discard(group, slow)
         await layer.group_discard(group, fast)
         await layer.flush()
+
+
+def test_a_slow_reader_gets_runs_of_messages_and_one_log_line_a_run(caplog):
+    """A reader slower than its room (not stopped): once its mailbox is full, what comes is dropped until it
+    has read half, then taken again; not every other message, with two log lines each."""
+    from odr.channel_layer import Mailbox
+
+    box = Mailbox("specific.slow", capacity=4)
+    taken = []
+    for n in range(40):
+        box.put_nowait(n)
+        if n % 2:  # it reads one message for every two the room sends
+            taken.append(box.get_nowait())
+    while not box.empty():
+        taken.append(box.get_nowait())
+    assert taken[:4] == [0, 1, 2, 3]
+    gaps = [b - a for a, b in zip(taken, taken[1:], strict=False) if b - a > 1]
+    runs = len(gaps) + 1
+    assert runs < 12, taken  # runs of consecutive messages, not one in two
+    drops = [r for r in caplog.records if "dropping its messages" in r.getMessage()]
+    again = [r for r in caplog.records if "reads again" in r.getMessage()]
+    # One line when a run of drops starts, one when it ends (the last run may still be going).
+    assert len(again) == len(gaps) and len(drops) == len(gaps) + (1 if box.dropped else 0), (drops, again, taken)
+    assert box.qsize() == 0
 
 
 @pytest.mark.asyncio

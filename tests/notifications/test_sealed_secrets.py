@@ -101,6 +101,16 @@ def test_the_migration_seals_the_secrets_stored_in_clear_and_its_reverse_opens_t
     assert stored(endpoint) == "a-secret-kept-in-clear-0001"
 
 
+@pytest.mark.parametrize("plain", ["s1:shop-prod-2025:AAAA", "s1:test1:AAAA", "s1:test1:" + "A" * 40])
+def test_the_migration_seals_a_secret_in_clear_that_looks_sealed(endpoint, plain):
+    """A merchant's own secret may read like a sealed value (an unknown key id, a short tail, a wrong tag):
+    it is sealed like any other, and the migration does not stop on it."""
+    store(endpoint, plain)
+    migration.seal_in_clear(None, SimpleNamespace(connection=connection))
+    assert stored(endpoint) != plain
+    assert WebhookEndpoint.objects.get(pk=endpoint.pk).signing_secret == plain
+
+
 def test_a_delivery_whose_secret_cannot_be_opened_is_recorded_as_failed_and_tried_again(endpoint, cast, settings):
     """A deployment that lost the key: nothing is sent, the delivery says why and is tried again later (once
     the key is back, it goes)."""

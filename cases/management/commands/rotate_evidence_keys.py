@@ -38,6 +38,8 @@ class Command(BaseCommand):
             raise CommandError(
                 f"webhook secrets: {exc}: keep it in ODR_EVIDENCE_KEYS until rotation finishes"
             ) from None
+        except crypto.VaultIntegrityError as exc:
+            raise CommandError(f"webhook secrets: {exc} (altered in the database); none was sealed again") from None
         self.stdout.write(f"{secrets} webhook secrets sealed again under {current.id}")
         left = (
             Evidence.objects.filter(wrapped_key__isnull=False)
