@@ -551,8 +551,8 @@ class CaseBusy(Exception):  # noqa: N818 -- a result, not an error
     """``message_post_many(wait=False)``'s result for a message whose case another transaction holds."""
 
 
-#: What a chat batch reads of its cases: what the room's policy and the chain's hash ask.
-#: What a chat batch reads of its cases (locked): the policy's fields and the chain's head.
+#: What a chat batch reads of its cases (locked): what the room's policy and the chain's hash ask, and the
+#: chain's head.
 CHAT_CASE_FIELDS = (
     *("id", "reference", "status", "consumer_id", "merchant_id", "mediator_id", "arbitrator_id"),
     *("event_count", "event_head"),

@@ -5,10 +5,10 @@ in an unbounded ``asyncio.Queue`` until its consumer takes them. A reader that d
 browser, a client that never drains its socket: uvicorn stops the consumer's sends once the socket's
 buffer is full) would grow the process's memory without end, one copy of every message its rooms hear.
 Here a connection's mailbox holds at most ``capacity`` messages (``ODR_CHANNEL_CAPACITY``, 1,000 by
-default); once it is full, messages to it are dropped (logged once) until its reader has worked off half
-of them, as channels-redis's list-based layer drops a group message to a full channel. The chat's pages
-re-read a room's history every minute and on reconnecting, so a reader that catches up again finds what it
-missed.
+default); once it is full, messages to it are dropped (logged when that starts and when it ends) until
+its reader has worked off half of them, as channels-redis's list-based layer drops a group message to a
+full channel. The chat's pages re-read a room's history every minute and on reconnecting, so a reader that
+catches up again finds what it missed.
 """
 
 import asyncio
@@ -24,7 +24,7 @@ DEFAULT_CAPACITY = 1000
 
 class Mailbox(asyncio.Queue):
     """A connection's messages: at most ``capacity``. Once full it drops (and counts) what comes until half
-    is read, so a slow reader gets runs of consecutive messages, and one log line a run, not two a message."""
+    is read, so a slow reader gets runs of consecutive messages, and two log lines a run, not two a message."""
 
     def __init__(self, channel: str, capacity: int):
         super().__init__()

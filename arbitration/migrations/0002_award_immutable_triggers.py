@@ -1,8 +1,10 @@
 """Issued awards and their documents are immutable in the database itself: on PostgreSQL (the deployment's
 database) a trigger refuses every UPDATE and DELETE of their rows, so a ``QuerySet.update()``, a raw
 statement or a console session cannot change what ``Award.save()`` already refuses to (a correction is a
-new award). Not on SQLite, the embedded development default: Django empties its tables with DELETE
-between tests, which such a trigger would stop; TRUNCATE, PostgreSQL's way, fires no row trigger."""
+new award). A later migration that has to rewrite these rows (say a column made NOT NULL with a default)
+must disable the trigger around it. Not on SQLite, the embedded development default: Django empties its
+tables with DELETE between tests, which such a trigger would stop; TRUNCATE, PostgreSQL's way, fires no
+row trigger."""
 
 from django.db import migrations
 

@@ -17,6 +17,7 @@ import os
 import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -175,9 +176,15 @@ def decrypt(source, file_key: bytes) -> Iterator[bytes]:
 SEALED_PREFIX = "s1"
 
 
+@lru_cache(maxsize=32)
+def subkey(master_key: bytes, info: bytes) -> bytes:
+    """A 32-byte key of its own for one use of a master key (HKDF-SHA256, the use as ``info``): the master
+    key itself only wraps file keys."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(master_key)
+
+
 def _text_key(master: MasterKey) -> bytes:
-    """The master key's own subkey for sealed text (HKDF): the master key itself only wraps file keys."""
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"odr sealed text v1").derive(master.key)
+    return subkey(master.key, b"odr sealed text v1")
 
 
 def seal_text(plain: str, purpose: str) -> str:
@@ -204,7 +211,7 @@ def open_text(value: str, purpose: str) -> str:
     if key_id is None:
         raise VaultIntegrityError("not a sealed value")
     try:
-        data = base64.b64decode(value.rsplit(":", 1)[1], validate=True)
+        data = base64.b64decode(value.split(":", 2)[2], validate=True)
     except (binascii.Error, ValueError):
         raise VaultIntegrityError("a sealed value that is not base64") from None
     if len(data) < 12 + TAG:
@@ -212,5 +219,5 @@ def open_text(value: str, purpose: str) -> str:
     aad = f"{SEALED_PREFIX}:{key_id}:{purpose}".encode()
     try:
         return AESGCM(_text_key(key_by_id(key_id))).decrypt(data[:12], data[12:], aad).decode()
-    except (InvalidTag, UnicodeDecodeError):
+    except InvalidTag:
         raise VaultIntegrityError("a sealed value does not authenticate") from None

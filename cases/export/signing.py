@@ -10,11 +10,9 @@ can still be checked against the platform's list, not just against the key the b
 
 import base64
 import json
-from functools import lru_cache
 
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..evidence import crypto
 from ..models import SigningKey
@@ -23,10 +21,8 @@ ALGORITHM = "Ed25519"
 INFO = b"odr record bundle signing v1"
 
 
-@lru_cache(maxsize=8)
 def _derive(master_key: bytes) -> Ed25519PrivateKey:
-    seed = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=INFO).derive(master_key)
-    return Ed25519PrivateKey.from_private_bytes(seed)
+    return Ed25519PrivateKey.from_private_bytes(crypto.subkey(master_key, INFO))
 
 
 def _public_b64(private: Ed25519PrivateKey) -> str:

@@ -84,6 +84,22 @@ def assert_on_chain(case, messages: list[ChatMessage]) -> None:
     assert report.count == CaseEvent.objects.filter(case=case).count()
 
 
+def test_a_batch_costs_the_same_statements_for_one_message_or_many(django_assert_num_queries):
+    """No statement a message: eight messages in eight cases take what one takes (BEGIN, the cases locked,
+    the messages, their events, the chain heads, COMMIT), and every chain still verifies."""
+    require_postgres()
+    pairs = [mediation_case() for _ in range(8)]
+    cast, case = pairs[0]
+    with django_assert_num_queries(6):
+        (one,) = message_post_many([(cast.consumer, case.pk, "joint", "One alone.")])
+    with django_assert_num_queries(6):
+        many = message_post_many([(c.consumer, k.pk, "joint", f"Message {n}.") for n, (c, k) in enumerate(pairs)])
+    assert all(isinstance(m, ChatMessage) for m in [one, *many]), many
+    for (_cast, case), message in zip(pairs, many, strict=True):
+        assert_on_chain(case, list(ChatMessage.objects.filter(case=case).order_by("id")))
+        assert bodies(case)[-1] == message.body
+
+
 class RowHolder:
     """Another database connection (a thread) holding ``case``'s row lock until ``release()``."""
 

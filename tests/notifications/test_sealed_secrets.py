@@ -101,6 +101,14 @@ def test_the_migration_seals_the_secrets_stored_in_clear_and_its_reverse_opens_t
     assert stored(endpoint) == "a-secret-kept-in-clear-0001"
 
 
+def test_the_migrations_reverse_stops_on_a_secret_it_cannot_open(endpoint, settings):
+    """Left sealed, the older code would sign with the sealed text: every signature wrong, nothing saying why."""
+    settings.ODR_EVIDENCE_KEYS = KEY_B  # the key it is sealed under is gone
+    with pytest.raises(crypto.VaultKeyMissing):
+        migration.open_again(None, SimpleNamespace(connection=connection))
+    assert stored(endpoint).startswith("s1:test1:")
+
+
 @pytest.mark.parametrize("plain", ["s1:shop-prod-2025:AAAA", "s1:test1:AAAA", "s1:test1:" + "A" * 40])
 def test_the_migration_seals_a_secret_in_clear_that_looks_sealed(endpoint, plain):
     """A merchant's own secret may read like a sealed value (an unknown key id, a short tail, a wrong tag):
