@@ -22,7 +22,6 @@ from odr.errors import Conflict, NotFound, ValidationFailed, uuids
 
 from . import policies
 from .models import Award, AwardDocument, Submission
-from .pdf import render_award, unprintable
 
 
 def _raise(refusal):
@@ -151,6 +150,8 @@ def _submission_counts(case: Case) -> dict:
 
 
 def _documents(award: Award, previous: Award | None = None) -> list[AwardDocument]:
+    from .pdf import render_award  # fpdf2 and its fonts: tens of MB a process, loaded by the first award only
+
     counts = _submission_counts(award.case)
     default = award.case.events.filter(type="default_proceedings").exists()
     earlier = [(d.language, d.sha256) for d in previous.documents.all()] if previous else None
@@ -200,6 +201,8 @@ def _check_amount(case: Case, amount: Money | None) -> None:
 
 def _printable_or_400(**texts) -> None:
     """The arbitrator's words must all reach the document: refuse characters no font of it can show."""
+    from .pdf import unprintable
+
     for field, text in texts.items():
         missing = unprintable(text)
         if missing:
