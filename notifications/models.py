@@ -10,6 +10,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from cases.evidence import crypto
+
 
 class Notification(models.Model):
     """Something on a case that concerns ``user``; shown in the app until read."""
@@ -67,8 +69,6 @@ class WebhookEndpoint(models.Model):
     def signing_secret(self) -> str:
         """The secret in clear. Raises ``VaultKeyMissing`` when its key is no longer configured and
         ``VaultIntegrityError`` when the stored value was altered."""
-        from cases.evidence import crypto
-
         return crypto.open_text(self.secret, SECRET_PURPOSE)
 
     def wants(self, event_type: str) -> bool:

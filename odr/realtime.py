@@ -62,8 +62,8 @@ def group_send(group: str, message: dict) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    if _publisher(layer) is not None:
-        error = _publish_many(layer, [(group, message)])[0]
+    if (publisher := _publisher(layer)) is not None:
+        error = _publish_many(layer, publisher, [(group, message)])[0]
         if error is not None:
             raise error
         return
@@ -90,8 +90,8 @@ def _group_send_many(sends: list[tuple[str, dict]]) -> list[BaseException | None
     layer = get_channel_layer()
     if layer is None or not sends:
         return [None] * len(sends)
-    if _publisher(layer) is not None:
-        return _publish_many(layer, sends)
+    if (publisher := _publisher(layer)) is not None:
+        return _publish_many(layer, publisher, sends)
 
     async def send_all():
         errors: list[BaseException | None] = [None] * len(sends)
@@ -128,12 +128,12 @@ def _publisher(layer):
     return client(hosts[0]["address"])
 
 
-def _publish_many(layer, sends) -> list[BaseException | None]:
+def _publish_many(layer, publisher, sends) -> list[BaseException | None]:
     """What the pub/sub layer's ``group_send`` does (PUBLISH the serialised message on the group's Redis
     channel, ``<prefix>__group__<group>``, as channels_redis.pubsub names it), for every send in one
     pipeline: no event loop, and the ASGI process's own loop is not asked to wait in line for it."""
     prefix = settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("prefix", "asgi")
-    pipe = _publisher(layer).pipeline(transaction=False)
+    pipe = publisher.pipeline(transaction=False)
     for group, message in sends:
         pipe.publish(f"{prefix}__group__{group}", layer.serialize(message))
     try:
