@@ -17,11 +17,15 @@ class People:
     operator: object
 
 
-def drive(case: Case, state: str, people: People, *, merchant_offer: bool = False, offer: str = "40.00") -> Case:
+def drive(
+    case: Case, state: str, people: People, *, merchant_offer: bool = False, offer: str = "40.00", heard: bool = False
+) -> Case:
     """Take the filed ``case`` to ``state`` the way users would; returns the case as it then is.
 
     ``merchant_offer=True`` has the merchant respond with an offer of ``offer`` (in the claim's currency)
-    instead of contesting, so an open offer awaits the consumer.
+    instead of contesting, so an open offer awaits the consumer. ``heard=True`` leaves a case in arbitration
+    with both parties' submissions filed, so the award may be issued (on the way to a later state they
+    always are).
     """
     c, m, op = people.consumer, people.merchant, people.operator
     pk = case.pk
@@ -62,8 +66,15 @@ def drive(case: Case, state: str, people: People, *, merchant_offer: bool = Fals
         return case
     services.case_escalate(actor=c, case_id=pk)
     case = services.case_assign_arbitrator(actor=op, case_id=pk, user_id=people.arbitrator.pk)
-    if state == "arbitration":
+    if state == "arbitration" and not heard:
         return case
+    # Both parties are heard before the award (cases.policies: it waits for their submissions).
+    from arbitration.services import submission_file
+
+    submission_file(actor=c, case_id=pk, statement="The parcel never arrived.", evidence_ids=[])
+    submission_file(actor=m, case_id=pk, statement="The carrier reported it delivered.", evidence_ids=[])
+    if state == "arbitration":
+        return Case.objects.get(pk=pk)
     case = services.case_issue_award(
         actor=people.arbitrator,
         case_id=pk,

@@ -179,6 +179,34 @@ def _issue_award_check(case, user):
     appointment = active_appointment(case)
     if appointment is not None and appointment.challenged_by:
         return _("A challenge against you awaits the operator's decision; the award must wait for it.")
+    return _submissions_open(case)
+
+
+def _submissions_open(case):
+    """Why the parties may still be heard, or None: the award waits until both have filed a submission or
+    their time has ended, and until the merchant's final notice is answered or has run out. A clock counts
+    until the sweep closes it (a minute at most after it is due): a merchant silent at the end of the
+    submissions is sent the final notice first, and the award may not overtake it."""
+    from arbitration.models import Submission
+
+    from .models import Deadline, DeadlineKind, DeadlineStatus
+
+    running = set(
+        Deadline.objects.filter(
+            case=case,
+            kind__in=(DeadlineKind.ARBITRATION_SUBMISSIONS, DeadlineKind.FINAL_NOTICE),
+            status=DeadlineStatus.RUNNING,
+        ).values_list("kind", flat=True)
+    )
+    if DeadlineKind.FINAL_NOTICE in running:
+        return _("The merchant's final notice is running; the award waits for its answer or its end.")
+    if DeadlineKind.ARBITRATION_SUBMISSIONS in running:
+        filed = set(Submission.objects.filter(case=case).values_list("party", flat=True).distinct())
+        if not {"consumer", "merchant"} <= filed:
+            return _(
+                "The parties' time for submissions is still running; the award waits until both have filed "
+                "or the time has ended."
+            )
     return None
 
 
@@ -239,6 +267,13 @@ def refusal(user, case, action) -> DomainError | None:
             % {"action": ACTION_LABELS.get(action, action), "status": case.get_status_display()},
         )
     return Conflict(message)
+
+
+def waiting_for(user, case, action) -> str | None:
+    """Why ``user``, who may take ``action`` in this state, must wait before taking it (the condition's
+    message), or None (they may take it now, or it is not theirs to take in this state)."""
+    found = _check(user, case, action)
+    return str(found[1]) if found is not None and found[0] == "condition" else None
 
 
 def enforce(user, case, action) -> None:

@@ -175,6 +175,12 @@ def _case_page(request, case, *, failed_action=None, errors=None, values=None, s
             "case": case,
             "events": events,
             "action_forms": forms,
+            # The arbitrator learns why the award cannot be issued yet (a challenge, the parties' time).
+            "waiting": [
+                {"label": ACTION_LABELS[action], "reason": reason}
+                for action in ("issue_award",)
+                if action not in allowed and (reason := policies.waiting_for(request.user, case, action))
+            ],
             "party": PARTY_LABELS.get(case.party_of(request.user) or "", ""),
             "deadlines": [d for d in case.deadlines.all() if d.status == "running"],
             **mediation_views.case_page_context(request, case),

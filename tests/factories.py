@@ -111,15 +111,16 @@ def file_case(cast: Cast, *, submit=True, claim="89.90", currency="EUR") -> Case
     return case
 
 
-def case_in(state: str, cast: Cast, *, merchant_offer: bool = False) -> Case:
+def case_in(state: str, cast: Cast, *, merchant_offer: bool = False, heard: bool = False) -> Case:
     """A case of ``cast`` driven through the services to ``state`` (see ``cases.demo.drive``).
 
     ``merchant_offer=True`` makes the merchant respond with an offer, so an open offer awaits the consumer.
+    ``heard=True``: in arbitration with both parties' submissions filed, so the award may be issued.
     """
     if state == "draft":
         return file_case(cast, submit=False)
     people = People(cast.consumer, cast.merchant, cast.mediator, cast.arbitrator, cast.operator)
-    return drive(file_case(cast), state, people, merchant_offer=merchant_offer)
+    return drive(file_case(cast), state, people, merchant_offer=merchant_offer, heard=heard)
 
 
 ALL_STATES = [

@@ -200,12 +200,17 @@ def test_only_the_cases_arbitrator_sets_the_timetable_and_decides(cast):
     assert not Award.objects.filter(case=case).exists()
     assert "timetable_set" not in CaseEvent.objects.filter(case=case).values_list("type", flat=True)
     assert Case.objects.get(pk=case.pk).status == "arbitration"
+    # The arbitrator decides once both parties are heard.
+    assert "issue_award" not in client_for(cast.arbitrator).get(url(case)).json()["allowed_actions"]
+    assert submit(cast.consumer, case, "Never arrived.").status_code == 201
+    assert submit(cast.merchant, case, "Delivered.").status_code == 201
     assert "issue_award" in client_for(cast.arbitrator).get(url(case)).json()["allowed_actions"]
 
 
 def test_the_award_its_document_and_the_submissions_are_hidden_from_non_viewers(cast):
     case = case_in("arbitration", cast)
     assert submit(cast.consumer, case, "Never arrived.").status_code == 201
+    assert submit(cast.merchant, case, "Delivered.").status_code == 201
     acted(cast.arbitrator, case, "issue_award", award_body("granted", "89.90", reasons="Delivery was not shown."))
     other_cast = Cast.make()
     outsiders = [
@@ -229,7 +234,7 @@ def test_the_award_its_document_and_the_submissions_are_hidden_from_non_viewers(
         client = client_for(who)
         assert client.get(url(case, "award/")).status_code == 200, who
         assert client.get(url(case, "award.pdf")).status_code == 200, who
-        assert len(client.get(url(case, "submissions/")).json()) == 1, who
+        assert len(client.get(url(case, "submissions/")).json()) == 2, who
 
 
 # --- submissions ----------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ def _clock():
 
 
 def _awarded(cast, **body):
-    case = case_in("arbitration", cast)
+    case = case_in("arbitration", cast, heard=True)
     acted(cast.arbitrator, case, "issue_award", award_body(**body))
     return Case.objects.get(pk=case.pk)
 
@@ -218,7 +218,7 @@ def test_a_correction_is_a_new_award_citing_the_first_whose_documents_stay_as_th
 
 
 def test_only_the_arbitrator_corrects_and_only_within_thirty_days_of_the_first_award(cast):
-    case = case_in("arbitration", cast)
+    case = case_in("arbitration", cast, heard=True)
     # Nothing to correct before the award.
     assert correct(cast.arbitrator, case).status_code == 409
     acted(cast.arbitrator, case, "issue_award", award_body("granted", "89.90", reasons="Not delivered."))
@@ -261,7 +261,7 @@ def test_a_correction_keeps_to_the_claims_currency_and_a_granted_award_keeps_an_
 
 # --- what an award may say ----------------------------------------------------------------------
 def test_a_dismissed_claim_carries_no_amount(cast):
-    case = case_in("arbitration", cast)
+    case = case_in("arbitration", cast, heard=True)
     response = act(cast.arbitrator, case, "issue_award", award_body("dismissed", "89.90", reasons="Delivered."))
     if response.status_code == 400:
         assert "amount" in error(response)["fields"]
@@ -273,7 +273,7 @@ def test_a_dismissed_claim_carries_no_amount(cast):
 
 
 def test_an_award_cannot_grant_more_than_was_claimed(cast):
-    case = case_in("arbitration", cast)
+    case = case_in("arbitration", cast, heard=True)
     response = act(cast.arbitrator, case, "issue_award", award_body("partly_granted", "500.00", reasons="More."))
     assert response.status_code == 400
     assert "amount" in error(response)["fields"]

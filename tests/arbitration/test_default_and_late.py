@@ -17,8 +17,10 @@ from tests.conftest import client_for
 from tests.factories import case_in, user
 
 from .helpers import (
+    act,
     acted,
     award_body,
+    error,
     event_types,
     fetch_pdf,
     pdf_text,
@@ -87,6 +89,46 @@ def test_a_silent_merchant_gets_a_final_notice_then_the_award_is_made_without_it
     zh = squeeze(pdf_text(fetch_pdf(cast.merchant, case, language="zh-hans").content))
     assert DEFAULT_ZH in zh
     assert chain_verify(case).ok
+
+
+def test_the_award_waits_until_the_parties_are_heard_or_their_time_is_over(cast):
+    case = case_in("arbitration", cast)
+    body = award_body("granted", "89.90", reasons="Not delivered.")
+
+    def refused() -> str:
+        response = act(cast.arbitrator, case, "issue_award", body)
+        assert response.status_code == 409, response.content
+        assert "issue_award" not in client_for(cast.arbitrator).get(url(case)).json()["allowed_actions"]
+        assert not Award.objects.filter(case=case).exists()
+        return error(response)["message"]
+
+    # Nobody has filed yet, then only the consumer.
+    assert "time for submissions is still running" in refused()
+    assert submit(cast.consumer, case, "I paid and nothing came.").status_code == 201
+    assert "time for submissions is still running" in refused()
+    # The time is up, but the sweep has not closed it yet: the silent merchant's final notice comes first.
+    submissions_due = running(case, "arbitration_submissions").due_at
+    with time_machine.travel(submissions_due + dt.timedelta(seconds=30), tick=False):
+        assert "time for submissions is still running" in refused()
+    _sweep_at(submissions_due + dt.timedelta(seconds=30))
+    notice = running(case, "final_notice")
+    with time_machine.travel(notice.started_at + dt.timedelta(hours=1), tick=False):
+        assert "final notice is running" in refused()
+        # The merchant answers the notice: now the arbitrator decides, on both sides.
+        assert submit(cast.merchant, case, "Delivered.").status_code == 201
+        assert "issue_award" in client_for(cast.arbitrator).get(url(case)).json()["allowed_actions"]
+        assert acted(cast.arbitrator, case, "issue_award", body)["status"] == "awarded"
+    assert "consumer:1,merchant:1" in squeeze(pdf_text(fetch_pdf(cast.consumer, case, language="en").content))
+
+
+def test_both_parties_filed_the_award_need_not_wait_for_the_end_of_their_time(cast):
+    case = case_in("arbitration", cast)
+    assert submit(cast.merchant, case, "Delivered on 3 October.").status_code == 201
+    assert act(cast.arbitrator, case, "issue_award", award_body("dismissed", None)).status_code == 409
+    assert submit(cast.consumer, case, "It never came.").status_code == 201
+    assert acted(cast.arbitrator, case, "issue_award", award_body("dismissed", None))["status"] == "closed"
+    # Leaving arbitration ends the parties' clock with it.
+    assert not Deadline.objects.filter(case=case, kind="arbitration_submissions", status="running").exists()
 
 
 def test_an_award_where_the_merchant_was_heard_says_nothing_of_a_default(cast):

@@ -64,7 +64,7 @@ def test_page_forms_with_garbage_get_a_message_not_a_crash():
 
 def test_reasons_the_document_cannot_show_are_refused_and_right_to_left_text_is_kept():
     cast = Cast.make()
-    case = case_in("arbitration", cast)
+    case = case_in("arbitration", cast, heard=True)
     response = award(cast, case, reasons="Granted in part: नमस्ते.")  # Devanagari: no font of the PDF has it
     assert response.status_code == 400
     assert "U+0928" in response.json()["error"]["fields"]["reasons"][0]

@@ -48,7 +48,7 @@ def off_the_loop(fn, *args):
 
 def case_in_arbitration() -> tuple[Cast, Case]:
     cast = Cast.make()
-    return cast, case_in("arbitration", cast)
+    return cast, case_in("arbitration", cast, heard=True)
 
 
 def log_in_any_language(page, email: str) -> None:

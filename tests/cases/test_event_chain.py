@@ -33,6 +33,8 @@ AWARDED_TYPES = [
     "escalate",
     "neutral_unavailable",  # and for an arbitrator
     "assign_arbitrator",
+    "submission",  # the consumer's, then the merchant's: the award waits for both
+    "submission",
     "issue_award",
 ]
 LAST = len(AWARDED_TYPES)

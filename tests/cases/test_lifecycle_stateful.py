@@ -48,9 +48,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
 from accounts.models import Role
+from arbitration.models import Submission
 from cases import policies, services
 from cases.events import chain_verify
-from cases.models import ACTIONS, Case, CaseEvent
+from cases.models import ACTIONS, Case, CaseEvent, Deadline
 from mediation.models import Appointment
 from tests.conftest import client_for
 from tests.factories import ALL_STATES, Cast, case_in, filing_body, merchant_colleague, user
@@ -189,6 +190,20 @@ def comply_by(case) -> dt.datetime | None:
 _LOOK_IT_UP = object()
 
 
+def parties_heard(case) -> bool:
+    """The award waits while the merchant's final notice runs, and while the parties' time for submissions
+    runs unless both have filed (a clock runs until the sweep closes it, due or not)."""
+    running = set(
+        Deadline.objects.filter(
+            case=case, status="running", kind__in=("arbitration_submissions", "final_notice")
+        ).values_list("kind", flat=True)
+    )
+    if "final_notice" in running:
+        return False
+    filed = set(Submission.objects.filter(case=case).values_list("party", flat=True))
+    return "arbitration_submissions" not in running or filed >= PARTIES
+
+
 def spec_allows(user, case, action, appointment=_LOOK_IT_UP) -> bool:
     """``appointment``: the current neutral's active appointment, when the caller has it already."""
     rel = relation(user, case)
@@ -214,7 +229,7 @@ def spec_allows(user, case, action, appointment=_LOOK_IT_UP) -> bool:
         if appointment is _LOOK_IT_UP:
             appointment = neutral_appointment(case)
         if action == "issue_award":  # not while a challenge against the arbitrator waits for the operator
-            return appointment is None or not appointment.challenged_by
+            return (appointment is None or not appointment.challenged_by) and parties_heard(case)
         if appointment is None:  # no neutral (or, in older data, no appointment) to challenge
             return False
         if action == "decide_challenge":
@@ -544,11 +559,14 @@ class LifecycleMachine(RuleBasedStateMachine):
             story = story and OUTCOME_STORIES[state]
         elif state not in CURRENT_NEUTRAL:
             story = None
+        # A case the factories take to arbitration has both parties' submissions, but for a challenged
+        # arbitrator; the machine's own escalations leave the parties' time running.
+        heard = story != "contested"
         if story == "long ago":
             with time_machine.travel(timezone.now() - LONG_AGO, tick=True):
-                case = case_in(state, self.cast, merchant_offer=merchant_offer)
+                case = case_in(state, self.cast, merchant_offer=merchant_offer, heard=heard)
         else:
-            case = case_in(state, self.cast, merchant_offer=merchant_offer)
+            case = case_in(state, self.cast, merchant_offer=merchant_offer, heard=heard)
         if story == "contested" and state == "compliance":
             services.case_dispute_compliance(actor=self.cast.consumer, case_id=case.pk, reason="Nothing came.")
         elif story == "contested":
@@ -604,6 +622,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         """A user takes one of the actions open to them now (forward moves preferred)."""
         case_id = self._pick_case(data, prefer_open=True)
         case = Case.objects.get(pk=case_id)
+        if case.status == "arbitration" and not parties_heard(case) and self._submission(data, case):
+            return
         open_to = {name: policies.allowed_actions(self.users[name], case) for name in INSIDERS}
         actions = [action for action in ACTIONS if any(action in allowed for allowed in open_to.values())]
         if actions:
@@ -617,6 +637,24 @@ class LifecycleMachine(RuleBasedStateMachine):
         valid = data.draw(st.sampled_from([True] * 9 + [False]), label="valid")
         body, valid = self._body(data, case_id, action, valid=valid)
         self._act(case_id, name, action, body, valid)
+
+    def _submission(self, data, case) -> bool:
+        """Mostly, the parties that have not filed yet file their submissions while their time runs (the
+        award waits for both): whether they did."""
+        running = Deadline.objects.filter(
+            case=case, status="running", kind="arbitration_submissions", due_at__gt=timezone.now()
+        ).exists()
+        filed = set(Submission.objects.filter(case=case).values_list("party", flat=True))
+        waiting = [party for party in ("consumer", "merchant") if party not in filed]
+        if not running or not waiting or not data.draw(st.sampled_from([True, True, False]), label="parties file"):
+            return False
+        for party in waiting:
+            response = self.clients[party].post(
+                f"/api/v1/cases/{case.pk}/submissions/", {"statement": "My side of it."}, format="json"
+            )
+            assert response.status_code == 201, response.content
+        note(f"{' and '.join(waiting)} file submissions on case {self.case_ids.index(str(case.pk))}")
+        return True
 
     def anyone_tries_anything(self, data):
         """Anybody, outsiders included, tries any action with a valid or invalid body."""

@@ -30,6 +30,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import Role
+from arbitration.services import submission_file
 from cases import services
 from cases.models import ACTIONS, Case
 from mediation.models import Appointment
@@ -179,6 +180,13 @@ def _dismiss(cast, case):
     )
 
 
+def _heard(cast, case):
+    """Both parties file their submissions: the award no longer waits for them."""
+    submission_file(actor=cast.consumer, case_id=case.pk, statement="It never came.", evidence_ids=[])
+    submission_file(actor=cast.merchant, case_id=case.pk, statement="Delivered.", evidence_ids=[])
+    return Case.objects.get(pk=case.pk)
+
+
 def _challenge(party):
     return lambda cast, case: services.case_challenge_neutral(
         actor=getattr(cast, party), case_id=case.pk, reason="The neutral once worked for the merchant."
@@ -205,13 +213,15 @@ class Scenario:
     merchant_offer: bool = False
     #: The case reached ``start`` this many days ago (the steps are taken now).
     days_ago: int = 0
+    #: Started in arbitration: both parties have filed their submissions (the award waits for them).
+    heard: bool = True
 
     def build(self, cast) -> Case:
         if self.days_ago:
             with time_machine.travel(timezone.now() - dt.timedelta(days=self.days_ago), tick=True):
-                case = case_in(self.start, cast, merchant_offer=self.merchant_offer)
+                case = case_in(self.start, cast, merchant_offer=self.merchant_offer, heard=self.heard)
         else:
-            case = case_in(self.start, cast, merchant_offer=self.merchant_offer)
+            case = case_in(self.start, cast, merchant_offer=self.merchant_offer, heard=self.heard)
         for step in self.steps:
             case = step(cast, case)
         return case
@@ -232,7 +242,9 @@ SCENARIOS.update(
         "jurisdiction:contested": Scenario("jurisdiction", "jurisdiction", (_contest_jurisdiction,)),
         "mediation:no-mediator": Scenario("mediation", "negotiation", (_request_mediation,)),
         "arbitration:no-arbitrator": Scenario("arbitration", "mediation", (_escalate,)),
-        "arbitration:after-default": Scenario("arbitration", "defaulted", (_escalate, _assign_arbitrator)),
+        "arbitration:after-default": Scenario("arbitration", "defaulted", (_escalate, _assign_arbitrator, _heard)),
+        # The parties' time for submissions runs and neither has filed.
+        "arbitration:unheard": Scenario("arbitration", "arbitration", heard=False),
         "compliance:award": Scenario("compliance", "awarded", (_report_compliance,)),
         "closed:dismissed": Scenario("closed", "arbitration", (_dismiss,)),
         # Compliance: the date to comply passed unperformed; the consumer disputes the reported performance.
@@ -940,6 +952,7 @@ def test_assigned_arbitrator_can_then_decide(as_, cast, people):
     arbitrator = as_("arbitrator")
     assert_error(arbitrator.get(case_url(case.pk)), 404, "not_found")
     assert post(as_("operator"), case.pk, "assign_arbitrator", {"user": people["arbitrator"].pk}).status_code == 200
+    _heard(cast, case)
     assert "issue_award" in read_case(arbitrator, case.pk)["allowed_actions"]
     assert post(arbitrator, case.pk, "issue_award", valid_body("issue_award", people)).status_code == 200
 
@@ -1158,6 +1171,8 @@ PER_USER_CONFLICTS = [
     ("mediation:window-passed", "decide_challenge", "operator"),
     # The award waits for the operator's decision on a challenge against the arbitrator.
     ("arbitration:challenged", "issue_award", "arbitrator"),
+    # The award waits for both parties' submissions or the end of their time.
+    ("arbitration:unheard", "issue_award", "arbitrator"),
     # The date to comply has not passed yet.
     ("settled", "declare_non_compliance", "operator"),
     ("settled:offer", "declare_non_compliance", "operator"),
@@ -1695,6 +1710,8 @@ def test_escalating_appoints_an_arbitrator_from_the_roster(as_, cast, people):
         "previous": None,
         "automatic": True,
     }
+    assert {"disclose"} <= set(read_case(as_("arbitrator"), case.pk)["allowed_actions"])
+    _heard(cast, case)
     assert {"issue_award", "disclose"} <= set(read_case(as_("arbitrator"), case.pk)["allowed_actions"])
     assert challenge_open(as_, case, "merchant")
 

@@ -201,7 +201,7 @@ def test_the_outcome_figures_count_the_cases(cast, client):
     services.case_confirm_compliance(actor=cast.consumer, case_id=late.pk)
     case_in("compliance", cast)  # settled, performance reported, not yet confirmed
     case_in("awarded", cast)  # awarded, not yet due
-    dismissed = case_in("arbitration", cast)
+    dismissed = case_in("arbitration", cast, heard=True)
     services.case_issue_award(
         actor=cast.arbitrator,
         case_id=dismissed.pk,

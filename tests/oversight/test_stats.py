@@ -35,6 +35,7 @@ from django.db import transaction
 from django.test import Client, override_settings
 
 from accounts.models import Role
+from arbitration.services import submission_file
 from cases import services
 from cases.deadlines import deadline_sweep
 from cases.models import Case, Deadline
@@ -133,6 +134,9 @@ def build():
     with at(utc(2026, 3, 30, 10)):
         services.case_escalate(actor=p.us, case_id=c3.pk)
         services.case_assign_arbitrator(actor=p.operator, case_id=c3.pk, user_id=p.arbitrator.pk)
+    with at(utc(2026, 4, 2, 10)):  # both heard: the award need not wait for the end of their time
+        submission_file(actor=p.us, case_id=c3.pk, statement="It never came.", evidence_ids=[])
+        submission_file(actor=p.alpha, case_id=c3.pk, statement="Delivered.", evidence_ids=[])
     with at(utc(2026, 4, 14, 9)):
         services.case_issue_award(
             actor=p.arbitrator,

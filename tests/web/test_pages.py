@@ -296,6 +296,22 @@ def test_page_buttons_are_the_apis_allowed_actions(cast):
             assert on_page == api.json()["allowed_actions"], (state, role)
 
 
+def test_the_arbitrator_sees_why_the_award_must_wait_then_the_form(cast):
+    from arbitration.services import submission_file
+
+    case = case_in("arbitration", cast)
+    page = web(cast.arbitrator).get(f"/cases/{case.pk}/")
+    assert "/actions/issue_award/" not in [f["action"] for f in page_of(page).post_forms()]
+    assert "Issue the award : The parties’ time for submissions is still running" in text(page).replace("'", "’")
+    for party in (cast.consumer, cast.merchant):  # both heard: the form, and no reason to wait
+        submission_file(actor=party, case_id=case.pk, statement="My side.", evidence_ids=[])
+    page = web(cast.arbitrator).get(f"/cases/{case.pk}/")
+    assert page_of(page).form("/actions/issue_award/")
+    assert "still running" not in text(page)
+    # The parties are not told the arbitrator's reasons to wait.
+    assert "still running" not in text(web(cast.consumer).get(f"/cases/{case.pk}/"))
+
+
 # --- actions through the page's forms ---------------------------------------------------------------
 def test_consumer_withdraws_through_the_page_form(cast):
     case = case_in("filed", cast)
