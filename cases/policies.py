@@ -185,29 +185,38 @@ def _issue_award_check(case, user):
 def _submissions_open(case):
     """Why the parties may still be heard, or None: the award waits until both have filed a submission or
     their time has ended, and until the merchant's final notice is answered or has run out. A clock counts
-    until the sweep closes it (a minute at most after it is due): a merchant silent at the end of the
-    submissions is sent the final notice first, and the award may not overtake it."""
+    until the deadline sweep closes it (its next round, ``ODR_SWEEP_SECONDS``, after it is due): a merchant
+    silent at the end of the submissions is sent the final notice first, and the award may not overtake it.
+    Reads the case's deadlines through ``case.deadlines`` (the case lists prefetch them)."""
+    from django.utils import timezone
+
     from arbitration.models import Submission
 
-    from .models import Deadline, DeadlineKind, DeadlineStatus
+    from .models import DeadlineKind, DeadlineStatus
 
-    running = set(
-        Deadline.objects.filter(
-            case=case,
-            kind__in=(DeadlineKind.ARBITRATION_SUBMISSIONS, DeadlineKind.FINAL_NOTICE),
-            status=DeadlineStatus.RUNNING,
-        ).values_list("kind", flat=True)
-    )
+    running = {
+        deadline.kind: deadline
+        for deadline in case.deadlines.all()
+        if deadline.status == DeadlineStatus.RUNNING
+        and deadline.kind in (DeadlineKind.ARBITRATION_SUBMISSIONS, DeadlineKind.FINAL_NOTICE)
+    }
     if DeadlineKind.FINAL_NOTICE in running:
         return _("The merchant's final notice is running; the award waits for its answer or its end.")
-    if DeadlineKind.ARBITRATION_SUBMISSIONS in running:
-        filed = set(Submission.objects.filter(case=case).values_list("party", flat=True).distinct())
-        if not {"consumer", "merchant"} <= filed:
-            return _(
-                "The parties' time for submissions is still running; the award waits until both have filed "
-                "or the time has ended."
-            )
-    return None
+    submissions = running.get(DeadlineKind.ARBITRATION_SUBMISSIONS)
+    if submissions is None or set(Submission.objects.filter(case=case).values_list("party", flat=True)) >= {
+        "consumer",
+        "merchant",
+    }:
+        return None
+    if submissions.due_at <= timezone.now():
+        return _(
+            "The parties' time for submissions has ended; the award waits until the platform has closed it "
+            "(a merchant that filed nothing is sent a final notice first)."
+        )
+    return _(
+        "The parties' time for submissions is still running; the award waits until both have filed or the "
+        "time has ended."
+    )
 
 
 def _report_compliance_check(case, user):

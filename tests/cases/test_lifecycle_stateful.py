@@ -640,7 +640,9 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     def _submission(self, data, case) -> bool:
         """Mostly, the parties that have not filed yet file their submissions while their time runs (the
-        award waits for both): whether they did."""
+        award waits for both): whether they did. The machine runs no deadline sweep, so a case whose
+        parties' time passes before both filed stays without an award (its final notice is never sent);
+        ``tests/arbitration/test_default_and_late.py`` walks that path with the sweep."""
         running = Deadline.objects.filter(
             case=case, status="running", kind="arbitration_submissions", due_at__gt=timezone.now()
         ).exists()

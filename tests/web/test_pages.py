@@ -308,8 +308,10 @@ def test_the_arbitrator_sees_why_the_award_must_wait_then_the_form(cast):
     page = web(cast.arbitrator).get(f"/cases/{case.pk}/")
     assert page_of(page).form("/actions/issue_award/")
     assert "still running" not in text(page)
-    # The parties are not told the arbitrator's reasons to wait.
-    assert "still running" not in text(web(cast.consumer).get(f"/cases/{case.pk}/"))
+    # Nobody else is told the arbitrator's reasons to wait.
+    waiting = case_in("arbitration", cast)
+    for other in (cast.consumer, cast.merchant, cast.operator, cast.mediator):
+        assert "still running" not in text(web(other).get(f"/cases/{waiting.pk}/")), other
 
 
 # --- actions through the page's forms ---------------------------------------------------------------
