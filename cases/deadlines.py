@@ -10,6 +10,7 @@ import logging
 import zoneinfo
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from notifications.services import read_once
@@ -309,6 +310,7 @@ def deadline_sweep(*, now: dt.datetime | None = None, batch: int = 100) -> int:
                 Deadline.objects.select_for_update(skip_locked=True, of=("self", "case"))
                 .select_related("case")
                 .filter(status=DeadlineStatus.RUNNING, due_at__lte=now_)
+                .exclude(_compliance_awaiting_a_refund(now_))
                 .order_by("due_at", "id")[:batch]
             )
             if not rows:
@@ -348,6 +350,16 @@ def deadline_sweep(*, now: dt.datetime | None = None, batch: int = 100) -> int:
             fired += recorded
             if not recorded and all(d.status == DeadlineStatus.RUNNING for d in rows):
                 return fired  # every row failed: leave them to the next sweep
+
+
+def _compliance_awaiting_a_refund(now: dt.datetime) -> Q:
+    """A date to comply whose case has a refund under way at the provider (``Payment.refunds_under_way``)
+    waits for its answer: a refund that succeeds is the merchant's performance (the clock is then met,
+    not breached); a declined one lets the clock fire at the next sweep."""
+    from .models import Payment
+
+    pending = Payment.refunds_under_way(now).filter(case=OuterRef("case"))
+    return Q(kind=DeadlineKind.COMPLIANCE) & Q(Exists(pending))
 
 
 def _record(fired: list[tuple[Deadline, str]], now: dt.datetime) -> int:

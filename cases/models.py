@@ -622,6 +622,14 @@ class Payment(models.Model):
     def __str__(self):
         return f"{self.kind} {self.amount} {self.currency} on {self.case_id} ({self.status})"
 
+    @classmethod
+    def refunds_under_way(cls, now: dt.datetime):
+        """Refunds the provider has not answered yet, started less than ``ODR_COMPLIANCE_REFUND_WAIT_HOURS``
+        before ``now``: a date to comply that passes meanwhile waits for their answer (a provider that
+        never answers does not hold it for longer)."""
+        since = now - dt.timedelta(hours=settings.ODR_COMPLIANCE_REFUND_WAIT_HOURS)
+        return cls.objects.filter(kind=cls.Kind.REFUND, status=cls.Status.PENDING, created_at__gt=since)
+
 
 class DeadlineKind(models.TextChoices):
     MERCHANT_RESPONSE = "merchant_response", _("Merchant's response")

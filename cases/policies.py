@@ -167,9 +167,13 @@ def _decide_challenge_check(case, user):
 def _declare_non_compliance_check(case, user):
     from django.utils import timezone
 
+    from .models import Payment
+
     comply_by = case.comply_by()
     if comply_by is None or timezone.now() <= comply_by:
         return _("The date to comply has not passed yet.")
+    if Payment.refunds_under_way(timezone.now()).filter(case=case).exists():
+        return _("A refund on this case is still being processed; its answer decides whether the merchant complied.")
     return None
 
 

@@ -1,10 +1,15 @@
 """Money is paid once: no refund beside an escrow hold or after a refund, escrow never left behind when
 the operator closes a case, a refund the provider confirmed is recorded even if its payer has left, and
-no hand-made report while a payment is under way."""
+no hand-made report while a payment is under way, and a date to comply that passes while a refund is
+under way waits for the provider's answer."""
+
+import datetime as dt
 
 import pytest
+import time_machine
 
-from cases.models import Case, Payment
+from cases.deadlines import deadline_sweep
+from cases.models import Case, CaseEvent, Payment
 from cases.services.compliance import payment_settle
 from tests.conftest import client_for
 from tests.factories import Cast, case_in
@@ -91,3 +96,56 @@ def test_no_hand_made_report_while_a_payment_is_pending():
     assert (
         "report_compliance" not in client_for(cast.merchant).get(f"/api/v1/cases/{case.pk}/").json()["allowed_actions"]
     )
+
+
+# --- a refund under way when the date to comply passes ---------------------------------------------
+def _refund_started_before_the_date_to_comply(cast, *, amount=None):
+    """An award whose merchant started a refund an hour before the date to comply; the provider has not
+    answered yet. Returns the case, the pending payment and the date to comply."""
+    case = case_in("awarded", cast)
+    due = case.deadlines.get(kind="compliance").due_at
+    with time_machine.travel(due - dt.timedelta(hours=1), tick=False):
+        payment = Payment.objects.create(
+            case=case, kind="refund", made_by=cast.merchant, amount=amount or case.claim_amount,
+            currency=case.claim_currency, payee="consumer", provider="sandbox",
+        )  # fmt: skip
+    return case, payment, due
+
+
+def _sweep_at(moment) -> int:
+    with time_machine.travel(moment, tick=False):
+        return deadline_sweep()
+
+
+def test_the_date_to_comply_waits_for_a_refund_under_way_and_a_confirmed_one_meets_it():
+    cast = Cast.make()
+    case, payment, due = _refund_started_before_the_date_to_comply(cast)
+    assert _sweep_at(due + dt.timedelta(minutes=1)) == 0
+    assert Case.objects.get(pk=case.pk).status == "awarded"
+    with time_machine.travel(due + dt.timedelta(minutes=2), tick=False):
+        response = act(cast.operator, case, "declare_non_compliance")
+        assert response.status_code == 409
+        assert "refund on this case is still being processed" in response.json()["error"]["message"]
+        assert payment_settle(payment_id=payment.pk).status == "succeeded"
+    case = Case.objects.get(pk=case.pk)
+    assert case.status == "compliance"
+    assert case.deadlines.get(kind="compliance").status == "met"  # performed, not breached
+    assert not CaseEvent.objects.filter(case=case, type="deadline_fired").exists()
+
+
+def test_a_declined_refund_lets_the_date_to_comply_fire(settings):
+    cast = Cast.make()
+    case, payment, due = _refund_started_before_the_date_to_comply(cast)
+    settings.ODR_PAYMENT_SANDBOX_LIMIT = "1"  # the sandbox declines it
+    with time_machine.travel(due + dt.timedelta(minutes=1), tick=False):
+        assert payment_settle(payment_id=payment.pk).status == "declined"
+    assert _sweep_at(due + dt.timedelta(minutes=2)) == 1
+    assert Case.objects.get(pk=case.pk).status == "non_compliant"
+
+
+def test_a_provider_that_never_answers_holds_the_date_to_comply_for_a_day_at_most():
+    cast = Cast.make()
+    case, payment, due = _refund_started_before_the_date_to_comply(cast)
+    assert _sweep_at(due + dt.timedelta(hours=22)) == 0
+    assert _sweep_at(payment.created_at + dt.timedelta(hours=24, minutes=1)) == 1
+    assert Case.objects.get(pk=case.pk).status == "non_compliant"
