@@ -14,7 +14,7 @@ from cases import selectors
 from cases.calendars import deadline_after, local_end_of_day
 from cases.deadlines import award_clock_start, business_days, deadline_cancel, deadline_move
 from cases.events import event_append, iso_utc, sha256
-from cases.models import Case, Deadline, DeadlineKind, DeadlineStatus, Evidence, Remedy
+from cases.models import Case, Deadline, DeadlineKind, DeadlineStatus, Evidence, Payment, Remedy
 from cases.money import Money
 from cases.services.lifecycle import transition_perform
 from mediation.services import same_currency_check
@@ -285,6 +285,7 @@ def award_correct(*, actor, case_id, amount: Money | None, remedy: str, reasons:
         if previous.decision != "dismissed" and amount is None:
             raise ValidationFailed(fields={"amount": [_("An award that grants the claim needs an amount.")]})
         _check_amount(case, amount if previous.decision != "dismissed" else None)
+        _amount_unpaid_or_kept(case, previous, amount if previous.decision != "dismissed" else None)
         award = Award.objects.create(
             case=case,
             number=previous.number + 1,
@@ -309,6 +310,24 @@ def award_correct(*, actor, case_id, amount: Money | None, remedy: str, reasons:
     return transition_perform(
         actor=actor, case_id=case_id, action="award_corrected", run=run, check=check, event_type="award_corrected"
     )
+
+
+def _amount_unpaid_or_kept(case: Case, previous: Award, amount: Money | None) -> None:
+    """Once money moved through the platform on the award (a refund or an escrow hold, paid or under way),
+    a correction keeps its amount: what was paid stays the measure of the performance; the reasons and
+    the remedy's wording may still be corrected."""
+    before = Money(previous.amount, previous.currency) if previous.amount is not None else None
+    if amount == before:
+        return
+    moved = Payment.objects.filter(
+        case=case,
+        kind__in=(Payment.Kind.REFUND, Payment.Kind.ESCROW_HOLD),
+        status__in=(Payment.Status.PENDING, Payment.Status.SUCCEEDED),
+    )
+    if moved.exists():
+        raise Conflict(
+            _("The award's amount has been paid or is being paid through the platform; a correction cannot change it.")
+        )
 
 
 def award_get_for(user, case_id, *, number: int | None = None) -> Award:

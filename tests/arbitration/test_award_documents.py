@@ -259,6 +259,22 @@ def test_a_correction_keeps_to_the_claims_currency_and_a_granted_award_keeps_an_
     assert Award.objects.filter(case=case).count() == 1
 
 
+@pytest.mark.parametrize("kind", ["refund", "escrow"])
+def test_once_money_moved_on_the_award_a_correction_keeps_its_amount(cast, kind):
+    case = _awarded(cast, decision="partly_granted", amount="45.00", reasons="Half.")
+    paid = client_for(cast.merchant).post(url(case, f"payments/{kind}/"), {}, format="json")
+    assert paid.status_code in (200, 201), paid.content
+    response = correct(cast.arbitrator, case, amount="60.00")
+    assert response.status_code == 409
+    assert "paid or is being paid through the platform" in error(response)["message"]
+    assert Award.objects.filter(case=case).count() == 1
+    assert Case.objects.get(pk=case.pk).outcome["amount"] == {"amount": "45.00", "currency": "EUR"}
+    # The reasons may still be corrected, at the same amount.
+    response = correct(cast.arbitrator, case, amount="45.00", reasons="Half, as the carrier lost one of two.")
+    assert response.status_code == 201, response.content
+    assert Award.objects.filter(case=case).count() == 2
+
+
 # --- what an award may say ----------------------------------------------------------------------
 def test_a_dismissed_claim_carries_no_amount(cast):
     case = case_in("arbitration", cast, heard=True)
