@@ -10,7 +10,6 @@ import logging
 import zoneinfo
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from notifications.services import read_once
@@ -18,7 +17,17 @@ from oversight import summaries
 
 from .calendars import business_days_before, deadline_after, quiet_hours_shift
 from .events import event_append, event_append_many
-from .models import Case, Deadline, DeadlineKind, DeadlineStatus, JurisdictionStatus, Reminder, StageDuration, Status
+from .models import (
+    Case,
+    Deadline,
+    DeadlineKind,
+    DeadlineStatus,
+    JurisdictionStatus,
+    Payment,
+    Reminder,
+    StageDuration,
+    Status,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -310,7 +319,7 @@ def deadline_sweep(*, now: dt.datetime | None = None, batch: int = 100) -> int:
                 Deadline.objects.select_for_update(skip_locked=True, of=("self", "case"))
                 .select_related("case")
                 .filter(status=DeadlineStatus.RUNNING, due_at__lte=now_)
-                .exclude(_compliance_awaiting_a_refund(now_))
+                .exclude(Payment.compliance_held(now_))  # a refund under way: its answer decides
                 .order_by("due_at", "id")[:batch]
             )
             if not rows:
@@ -350,16 +359,6 @@ def deadline_sweep(*, now: dt.datetime | None = None, batch: int = 100) -> int:
             fired += recorded
             if not recorded and all(d.status == DeadlineStatus.RUNNING for d in rows):
                 return fired  # every row failed: leave them to the next sweep
-
-
-def _compliance_awaiting_a_refund(now: dt.datetime) -> Q:
-    """A date to comply whose case has a refund under way at the provider (``Payment.refunds_under_way``)
-    waits for its answer: a refund that succeeds is the merchant's performance (the clock is then met,
-    not breached); a declined one lets the clock fire at the next sweep."""
-    from .models import Payment
-
-    pending = Payment.refunds_under_way(now).filter(case=OuterRef("case"))
-    return Q(kind=DeadlineKind.COMPLIANCE) & Q(Exists(pending))
 
 
 def _record(fired: list[tuple[Deadline, str]], now: dt.datetime) -> int:

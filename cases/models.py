@@ -622,13 +622,34 @@ class Payment(models.Model):
     def __str__(self):
         return f"{self.kind} {self.amount} {self.currency} on {self.case_id} ({self.status})"
 
+    # A date to comply that passes while a refund the merchant started by then is pending at the provider
+    # waits for the provider's answer, for ``ODR_COMPLIANCE_REFUND_WAIT_HOURS`` after the date at most: a
+    # refund that succeeds is the performance (the clock is met, not breached), a declined one lets the
+    # clock fire. The sweep's rows (``compliance_held``) and a case (``holds_compliance``) by one rule.
     @classmethod
-    def refunds_under_way(cls, now: dt.datetime):
-        """Refunds the provider has not answered yet, started less than ``ODR_COMPLIANCE_REFUND_WAIT_HOURS``
-        before ``now``: a date to comply that passes meanwhile waits for their answer (a provider that
-        never answers does not hold it for longer)."""
-        since = now - dt.timedelta(hours=settings.ODR_COMPLIANCE_REFUND_WAIT_HOURS)
-        return cls.objects.filter(kind=cls.Kind.REFUND, status=cls.Status.PENDING, created_at__gt=since)
+    def _wait(cls) -> dt.timedelta:
+        return dt.timedelta(hours=settings.ODR_COMPLIANCE_REFUND_WAIT_HOURS)
+
+    @classmethod
+    def compliance_held(cls, now: dt.datetime) -> models.Q:
+        """The compliance deadlines (rows of ``Deadline``) a refund holds at ``now``."""
+        pending = cls.objects.filter(
+            case=models.OuterRef("case"),
+            kind=cls.Kind.REFUND,
+            status=cls.Status.PENDING,
+            created_at__lte=models.OuterRef("due_at"),
+        )
+        return models.Q(kind=DeadlineKind.COMPLIANCE, due_at__gt=now - cls._wait()) & models.Q(models.Exists(pending))
+
+    @classmethod
+    def holds_compliance(cls, case, now: dt.datetime) -> bool:
+        """Whether a refund holds ``case``'s date to comply at ``now``."""
+        comply_by = case.comply_by()
+        if comply_by is None or now >= comply_by + cls._wait():
+            return False
+        return cls.objects.filter(
+            case=case, kind=cls.Kind.REFUND, status=cls.Status.PENDING, created_at__lte=comply_by
+        ).exists()
 
 
 class DeadlineKind(models.TextChoices):

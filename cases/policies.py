@@ -172,7 +172,7 @@ def _declare_non_compliance_check(case, user):
     comply_by = case.comply_by()
     if comply_by is None or timezone.now() <= comply_by:
         return _("The date to comply has not passed yet.")
-    if Payment.refunds_under_way(timezone.now()).filter(case=case).exists():
+    if Payment.holds_compliance(case, timezone.now()):
         return _("A refund on this case is still being processed; its answer decides whether the merchant complied.")
     return None
 

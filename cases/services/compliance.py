@@ -99,6 +99,10 @@ def case_declare_non_compliance(*, actor, case_id) -> Case:
     def check(case):
         if case.status not in (Status.SETTLED, Status.AWARDED):
             raise Conflict(_("Only an outcome still waiting for performance can become non-compliant."))
+        if Payment.holds_compliance(case, timezone.now()):  # started since the sweep read its rows
+            raise Conflict(
+                _("A refund on this case is still being processed; its answer decides whether the merchant complied.")
+            )
 
     def run(case):
         case.declare_non_compliance(at=iso_utc(timezone.now()))
@@ -232,9 +236,8 @@ def payment_retry_sweep(*, older_than: dt.timedelta = dt.timedelta(minutes=2), b
     """Settle payments left pending by a crash between the provider's call and its answer."""
     cutoff = timezone.now() - older_than
     done = 0
-    for pk in Payment.objects.filter(status=Payment.Status.PENDING, created_at__lte=cutoff).values_list(
-        "pk", flat=True
-    )[:batch]:
+    pending = Payment.objects.filter(status=Payment.Status.PENDING, created_at__lte=cutoff)
+    for pk in pending.order_by("created_at", "id").values_list("pk", flat=True)[:batch]:  # the oldest first
         try:
             if payment_settle(payment_id=pk).status != Payment.Status.PENDING:
                 done += 1

@@ -222,7 +222,8 @@ def spec_allows(user, case, action, appointment=_LOOK_IT_UP) -> bool:
     if action == "decide_compliance":
         return compliance == "disputed"  # only a pending dispute is decided
     if action == "declare_non_compliance":
-        # Only once the date to comply has passed (every settlement and award states one).
+        # Only once the date to comply has passed (every settlement and award states one). The machine
+        # makes no payments, so a refund under way never holds it here (test_payment_safety.py does).
         due = comply_by(case)
         return due is not None and timezone.now() > due
     if action in ("challenge_neutral", "decide_challenge", "issue_award"):

@@ -10,7 +10,8 @@ import time_machine
 
 from cases.deadlines import deadline_sweep
 from cases.models import Case, CaseEvent, Payment
-from cases.services.compliance import payment_settle
+from cases.services.compliance import case_declare_non_compliance, payment_settle
+from odr.errors import Conflict
 from tests.conftest import client_for
 from tests.factories import Cast, case_in
 
@@ -146,6 +147,35 @@ def test_a_declined_refund_lets_the_date_to_comply_fire(settings):
 def test_a_provider_that_never_answers_holds_the_date_to_comply_for_a_day_at_most():
     cast = Cast.make()
     case, payment, due = _refund_started_before_the_date_to_comply(cast)
-    assert _sweep_at(due + dt.timedelta(hours=22)) == 0
-    assert _sweep_at(payment.created_at + dt.timedelta(hours=24, minutes=1)) == 1
+    assert _sweep_at(due + dt.timedelta(hours=23, minutes=59)) == 0
+    with time_machine.travel(due + dt.timedelta(hours=24, seconds=1), tick=False):
+        assert (
+            "declare_non_compliance"
+            in client_for(cast.operator).get(f"/api/v1/cases/{case.pk}/").json()["allowed_actions"]
+        )
+    assert _sweep_at(due + dt.timedelta(hours=24, minutes=1)) == 1
     assert Case.objects.get(pk=case.pk).status == "non_compliant"
+
+
+def test_a_refund_started_after_the_date_to_comply_does_not_hold_it():
+    cast = Cast.make()
+    case = case_in("awarded", cast)
+    due = case.deadlines.get(kind="compliance").due_at
+    with time_machine.travel(due + dt.timedelta(seconds=5), tick=False):  # the sweep has not come round yet
+        Payment.objects.create(
+            case=case, kind="refund", made_by=cast.merchant, amount=case.claim_amount,
+            currency=case.claim_currency, payee="consumer", provider="sandbox",
+        )  # fmt: skip
+    assert _sweep_at(due + dt.timedelta(minutes=1)) == 1
+    assert Case.objects.get(pk=case.pk).status == "non_compliant"
+
+
+def test_the_sweep_rechecks_a_refund_started_after_it_read_its_rows():
+    """A refund committed between the sweep's query and its lock on the case: the consequence refuses under
+    the lock, the clock stays running, and the next sweep leaves it to the refund's answer."""
+    cast = Cast.make()
+    case, payment, due = _refund_started_before_the_date_to_comply(cast)
+    with time_machine.travel(due + dt.timedelta(minutes=1), tick=False), pytest.raises(Conflict):
+        case_declare_non_compliance(actor=None, case_id=case.pk)
+    assert Case.objects.get(pk=case.pk).status == "awarded"
+    assert case.deadlines.get(kind="compliance").status == "running"
