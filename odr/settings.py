@@ -367,7 +367,7 @@ ODR_PLATFORM_NAME = os.environ.get("ODR_PLATFORM_NAME", "Open ODR")  # printed o
 ODR_AWARD_CORRECTION_DAYS = int(os.environ.get("ODR_AWARD_CORRECTION_DAYS", "30"))  # an award may be corrected
 ODR_TIMETABLE_MAX_DAYS = int(os.environ.get("ODR_TIMETABLE_MAX_DAYS", "60"))  # furthest submissions date
 ODR_PAYMENT_PROVIDER = os.environ.get("ODR_PAYMENT_PROVIDER", "cases.payments.sandbox.SandboxProvider")
-# A date to comply that passes while a refund is pending at the provider waits this long for its answer.
+# A date to comply that passes while a refund started by then is pending waits this long after it for the answer.
 ODR_COMPLIANCE_REFUND_WAIT_HOURS = float(os.environ.get("ODR_COMPLIANCE_REFUND_WAIT_HOURS", "24"))
 ODR_PAYMENT_SANDBOX_LIMIT = os.environ.get("ODR_PAYMENT_SANDBOX_LIMIT", "10000")  # the sandbox declines above
 # Risk alerts (oversight.risk documents the tests): how often the scan runs, and its thresholds.
