@@ -167,11 +167,19 @@ def _decide_challenge_check(case, user):
 def _declare_non_compliance_check(case, user):
     from django.utils import timezone
 
-    from .models import Payment
-
     comply_by = case.comply_by()
     if comply_by is None or timezone.now() <= comply_by:
         return _("The date to comply has not passed yet.")
+    return refund_hold(case)
+
+
+def refund_hold(case):
+    """Why the case may not become non-compliant yet though its date to comply passed (a refund under way
+    holds it: ``Payment.holds_compliance``), or None. The operator's action and the sweep's both ask."""
+    from django.utils import timezone
+
+    from .models import Payment
+
     if Payment.holds_compliance(case, timezone.now()):
         return _("A refund on this case is still being processed; its answer decides whether the merchant complied.")
     return None
@@ -207,11 +215,10 @@ def _submissions_open(case):
     if DeadlineKind.FINAL_NOTICE in running:
         return _("The merchant's final notice is running; the award waits for its answer or its end.")
     submissions = running.get(DeadlineKind.ARBITRATION_SUBMISSIONS)
-    if submissions is None or set(Submission.objects.filter(case=case).values_list("party", flat=True)) >= {
-        "consumer",
-        "merchant",
-    }:
+    if submissions is None:
         return None
+    if set(Submission.objects.filter(case=case).values_list("party", flat=True)) >= {"consumer", "merchant"}:
+        return None  # both heard: the award need not wait for the end of their time
     if submissions.due_at <= timezone.now():
         return _(
             "The parties' time for submissions has ended; the award waits until the platform has closed it "

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from odr.errors import Conflict, Forbidden, ServiceUnavailable
 
-from .. import selectors
+from .. import policies, selectors
 from ..deadlines import deadline_cancel
 from ..events import event_append, iso_utc
 from ..models import Case, DeadlineKind, Payment, PerformanceKind, Status
@@ -99,10 +99,8 @@ def case_declare_non_compliance(*, actor, case_id) -> Case:
     def check(case):
         if case.status not in (Status.SETTLED, Status.AWARDED):
             raise Conflict(_("Only an outcome still waiting for performance can become non-compliant."))
-        if Payment.holds_compliance(case, timezone.now()):  # started since the sweep read its rows
-            raise Conflict(
-                _("A refund on this case is still being processed; its answer decides whether the merchant complied.")
-            )
+        if (held := policies.refund_hold(case)) is not None:  # a refund started since the sweep read its rows
+            raise Conflict(held)
 
     def run(case):
         case.declare_non_compliance(at=iso_utc(timezone.now()))
