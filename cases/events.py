@@ -21,10 +21,13 @@ from decimal import Decimal
 from django.db import connection
 from django.utils import timezone
 
+from odr.bulk import insert_many
+
 from .models import Case, CaseEvent
 
 GENESIS = "0" * 64
 SYSTEM = "system"
+EVENT_FIELDS = ("case", "seq", "type", "actor", "actor_role", "at", "payload", "payload_hash", "prev_hash", "hash")
 
 
 def _default(value):
@@ -151,30 +154,33 @@ def event_append_many(items, *, cases: dict | None = None) -> list[CaseEvent]:
         )  # fmt: skip
         heads[case_id] = (event.seq, event.hash)
         events.append(event)
-    CaseEvent.objects.bulk_create(events)
+    moved = {case_id: heads[case_id] for case_id in ids}
+    if connection.vendor == "postgresql":  # the heads move in the insert's statement
+        insert_many(events, EVENT_FIELDS, along=_heads_update(moved))
+    else:
+        insert_many(events, EVENT_FIELDS)
+        _move_heads(moved)
     for case_id in ids:
         cases[case_id].event_count, cases[case_id].event_head = heads[case_id]
-    _move_heads({case_id: heads[case_id] for case_id in ids})
     notify_case_events([(event.case, event) for event in events])
     return events
 
 
 def _move_heads(heads: dict) -> None:
-    """Set ``event_count`` and ``event_head`` of several cases: one UPDATE ... FROM (VALUES ...) on
-    PostgreSQL, an UPDATE per case elsewhere."""
-    if connection.vendor != "postgresql":
-        for case_id, (count, digest) in heads.items():
-            Case.objects.filter(pk=case_id).update(event_count=count, event_head=digest)
-        return
+    """Set ``event_count`` and ``event_head`` of several cases, an UPDATE per case (on PostgreSQL,
+    ``_heads_update`` goes with the events' insert instead)."""
+    for case_id, (count, digest) in heads.items():
+        Case.objects.filter(pk=case_id).update(event_count=count, event_head=digest)
+
+
+def _heads_update(heads: dict) -> tuple[str, list]:
+    """PostgreSQL: one UPDATE that sets ``event_count`` and ``event_head`` of several cases."""
     table = connection.ops.quote_name(Case._meta.db_table)
-    values = ", ".join(["(%s::uuid, %s::integer, %s)"] * len(heads))
-    params = [value for case_id, (count, digest) in heads.items() for value in (case_id, count, digest)]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} AS c SET event_count = v.n, event_head = v.h "  # noqa: S608 (names from the model)
-            f"FROM (VALUES {values}) AS v(id, n, h) WHERE c.id = v.id",
-            params,
-        )
+    sql = (
+        f"UPDATE {table} AS c SET event_count = v.n, event_head = v.h "  # noqa: S608 (names from the model)
+        "FROM unnest(%s::uuid[], %s::integer[], %s::varchar[]) AS v(id, n, h) WHERE c.id = v.id"
+    )
+    return sql, [list(heads), [count for count, _digest in heads.values()], [h for _count, h in heads.values()]]
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_MEMBER = 4403
 TYPING_EVERY_SECONDS = 2.0
+#: A connection's messages in the poster at once, not yet answered (stored or refused).
+UNANSWERED = 8
 
 
 def room_group(case_id, room) -> str:
@@ -107,15 +109,14 @@ class _Poster:
         self.pending: list[list] = []  # [post, future, times skipped]
         self.task: asyncio.Task | None = None
 
-    async def post(self, user_id, case_id, room, body):
+    def submit(self, user_id, case_id, room, body) -> asyncio.Future:
+        """Queue a message at once (a connection's messages are posted in the order submitted); the future
+        is its ``ChatMessage`` or the error that refused it."""
         future = asyncio.get_running_loop().create_future()
         self.pending.append([(user_id, case_id, room, body), future, 0])
         if self.task is None:
             self.task = asyncio.get_running_loop().create_task(self._write())
-        result = await future
-        if isinstance(result, BaseException):
-            raise result
-        return result
+        return future
 
     async def _write(self) -> None:
         batch: list[list] = []
@@ -270,6 +271,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             return
         self.user = user
         self.last_typing = 0.0
+        self.unanswered = asyncio.Semaphore(UNANSWERED)
+        self.answering: set[asyncio.Task] = set()  # referenced until done (the loop keeps only weak ones)
         self.group = room_group(self.case_id, self.room)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.channel_layer.group_add(case_group(self.case_id), self.channel_name)
@@ -318,21 +321,15 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             if not isinstance(body, str):
                 await self.send_json({"type": "error", "error": {"code": "invalid", "message": "body must be text"}})
                 return
-            try:
-                # The service checks the membership itself, under the case's lock, and sends it to the room,
-                # in a batch with what the process's other connections sent meanwhile.
-                await _poster().post(self.user.pk, self.case_id, self.room, body)
-            except (Forbidden, NotFound):  # no longer a member of this room
-                await self._cut_off()
-            except DomainError as exc:
-                await self.send_json(
-                    {"type": "error", "error": {"code": exc.code, "message": str(exc.message), "fields": exc.fields}}
-                )
-            except Exception:  # the database or Redis failed: this message is not stored; the connection stays
-                logger.exception("chat: a message to %s could not be posted", self.group)
-                await self.send_json(
-                    {"type": "error", "error": {"code": "unavailable", "message": "not sent; try again"}}
-                )
+            # The service checks the membership itself, under the case's lock, and sends it to the room, in a
+            # batch with what the process's other connections sent meanwhile. The connection does not wait
+            # for it: the room's messages reach it meanwhile. At most UNANSWERED of its messages are in the
+            # poster at once; the next frame is read once the oldest is answered.
+            await self.unanswered.acquire()
+            future = _poster().submit(self.user.pk, self.case_id, self.room, body)
+            answer = asyncio.ensure_future(self._answer(future))
+            self.answering.add(answer)
+            answer.add_done_callback(self.answering.discard)
             return
         if kind == "typing" and time.monotonic() - self.last_typing < TYPING_EVERY_SECONDS:
             return  # told the room a moment ago: nothing to send, nothing to check
@@ -351,9 +348,39 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         else:
             await self.send_json({"type": "error", "error": {"code": "invalid", "message": "unknown type"}})
 
+    async def _answer(self, future: asyncio.Future) -> None:
+        """Once a message of this connection is posted, tell it why if it was refused (nothing if stored: it
+        hears its own message with the room)."""
+        try:
+            await self._tell_refusal(future)
+        except Exception:  # the connection ended meanwhile: no one to tell
+            logger.debug("chat: could not answer a connection to %s", self.group, exc_info=True)
+        finally:
+            self.unanswered.release()
+
+    async def _tell_refusal(self, future: asyncio.Future) -> None:
+        try:
+            result = await future
+            if isinstance(result, BaseException):
+                raise result
+        except (Forbidden, NotFound):  # no longer a member of this room
+            await self._cut_off()
+        except DomainError as exc:
+            await self.send_json(
+                {"type": "error", "error": {"code": exc.code, "message": str(exc.message), "fields": exc.fields}}
+            )
+        except Exception:  # the database or Redis failed: this message is not stored; the connection stays
+            logger.exception("chat: a message to %s could not be posted", self.group)
+            await self.send_json({"type": "error", "error": {"code": "unavailable", "message": "not sent; try again"}})
+
     # --- group events ------------------------------------------------------------------------
     async def chat_message(self, event):
-        await self.send_json({"type": "message", **event["message"]})
+        """A message of the room, its frame encoded once by its sender (``services.message_event``); an
+        event with the message itself (from a process of an earlier release) is encoded here."""
+        if "text" in event:
+            await self.send(text_data=event["text"])
+        else:
+            await self.send_json({"type": "message", **event["message"]})
 
     async def chat_typing(self, event):
         if event["typing"]["author_id"] != self.user.pk:

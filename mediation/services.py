@@ -3,6 +3,7 @@ chat messages and the mediator's settlement agreement. One transaction each, its
 
 import contextlib
 import datetime as dt
+import json
 import logging
 import secrets
 import uuid
@@ -21,6 +22,7 @@ from cases.events import canonical, event_append, event_append_many, sha256
 from cases.models import Case, Party
 from cases.money import Money, minor_units
 from cases.services import lifecycle
+from odr.bulk import insert_many
 from odr.errors import Conflict, NotFound, ValidationFailed
 from odr.realtime import group_send_many
 
@@ -662,7 +664,7 @@ def _post_locked(todo, results, wait: bool, counted: list, sent: list) -> None:
             posted.append((index, ChatMessage(case=case, room=room, author=actor, role=actor.role, body=body)))
     if not posted:
         return
-    ChatMessage.objects.bulk_create([message for _index, message in posted])
+    insert_many([message for _index, message in posted], ("case", "room", "author", "role", "body", "sent_at"))
     # The log keeps each message's hash, not its text: caucus messages stay private to their room.
     event_append_many(
         [
@@ -680,10 +682,7 @@ def _post_locked(todo, results, wait: bool, counted: list, sent: list) -> None:
         ],
         cases=cases,
     )
-    sends = [
-        (room_group(message.case_id, message.room), {"type": "chat.message", "message": message_json(message)})
-        for _index, message in posted
-    ]
+    sends = [(room_group(message.case_id, message.room), message_event(message)) for _index, message in posted]
     errors = group_send_many(sends)  # never raises: each send's error, or None
     sent.append(True)
     for (group, _message), error in zip(sends, errors, strict=True):
@@ -699,6 +698,12 @@ def message_list_for(user, case_id, room: str, *, after: int = 0, limit: int = 2
     return (
         ChatMessage.objects.filter(case=case, room=room, pk__gt=after).select_related("author").order_by("id")[:limit]
     )
+
+
+def message_event(message: ChatMessage) -> dict:
+    """The channel-layer event that brings ``message`` to its room's connections: the websocket frame's
+    text, encoded once here rather than by every connection that hears it."""
+    return {"type": "chat.message", "text": json.dumps({"type": "message", **message_json(message)})}
 
 
 def message_json(message: ChatMessage) -> dict:

@@ -22,6 +22,7 @@ which on Redis flushes the test's database, where the raw counters live too.
 import asyncio
 import contextlib
 import hashlib
+import json
 import os
 import threading
 import time
@@ -86,13 +87,13 @@ def assert_on_chain(case, messages: list[ChatMessage]) -> None:
 
 def test_a_batch_costs_the_same_statements_for_one_message_or_many(django_assert_num_queries):
     """No statement a message: eight messages in eight cases take what one takes (BEGIN, the cases locked,
-    the messages, their events, the chain heads, COMMIT), and every chain still verifies."""
+    the messages, their events with the chain heads, COMMIT), and every chain still verifies."""
     require_postgres()
     pairs = [mediation_case() for _ in range(8)]
     cast, case = pairs[0]
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         (one,) = message_post_many([(cast.consumer, case.pk, "joint", "One alone.")])
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         many = message_post_many([(c.consumer, k.pk, "joint", f"Message {n}.") for n, (c, k) in enumerate(pairs)])
     assert all(isinstance(m, ChatMessage) for m in [one, *many]), many
     for (_cast, case), message in zip(pairs, many, strict=True):
@@ -322,7 +323,7 @@ async def test_a_batch_the_database_refuses_delivers_only_the_stored_messages():
         heard = []
         with contextlib.suppress(TimeoutError):
             while True:
-                heard.append((await asyncio.wait_for(layer.receive(listener), timeout=0.5))["message"])
+                heard.append(json.loads((await asyncio.wait_for(layer.receive(listener), timeout=0.5))["text"]))
         assert [(m["id"], m["body"]) for m in heard] == [(r.pk, r.body) for r in (results[0], results[2])], heard
     finally:
         await layer.group_discard(f"chat.{case.pk}.joint", listener)
@@ -423,6 +424,55 @@ async def test_a_delivery_does_not_wait_for_the_database_thread(closing):
         assert not busy.done()  # the database thread was still busy when it arrived
     finally:
         await busy
+
+
+@pytest.mark.asyncio
+async def test_a_member_whose_message_is_being_stored_still_hears_the_room(closing):
+    """A member's message waits for the busy database thread: meanwhile the room's other messages still reach
+    that member within 0.5 s, and its own arrives, stored, once the thread is free."""
+    cast, case = await database_sync_to_async(mediation_case)()
+    socket = await join(closing, case, cast.consumer)
+    await no_more_messages(socket, timeout=0.2)
+    busy = asyncio.create_task(database_sync_to_async(time.sleep)(1.5))
+    await asyncio.sleep(0.05)  # the sleep has the thread
+    await socket.send_json_to({"type": "message", "body": "Mine, waiting."})
+    await asyncio.sleep(0.1)  # the consumer has taken the frame and handed it to the poster
+    other = {"id": 1, "room": "joint", "author": "x", "author_id": 0, "role": "mediator", "body": "Meanwhile."}
+    started = time.monotonic()
+    try:
+        await get_channel_layer().group_send(f"chat.{case.pk}.joint", {"type": "chat.message", "message": other})
+        frame = await socket.receive_json_from(timeout=0.5)
+        assert frame == {"type": "message", **other}
+        assert time.monotonic() - started < 0.5
+        assert not busy.done()
+    finally:
+        await busy
+    (mine,) = await messages_of(socket, 1, timeout=5)
+    assert mine["body"] == "Mine, waiting."
+    stored = await database_sync_to_async(lambda: list(ChatMessage.objects.filter(case=case).values_list("id")))()
+    assert stored == [(mine["id"],)]
+
+
+@pytest.mark.asyncio
+async def test_more_messages_than_a_connection_may_have_unanswered_all_go_in_order(closing):
+    """Sent faster than they are stored (the database thread busy), more than UNANSWERED messages: the
+    connection reads the later ones as the earlier are answered, and all are stored and heard once, in order."""
+    from mediation.consumers import UNANSWERED
+
+    cast, case = await database_sync_to_async(mediation_case)()
+    socket = await join(closing, case, cast.consumer)
+    await no_more_messages(socket, timeout=0.2)
+    count = UNANSWERED + 4
+    busy = asyncio.create_task(database_sync_to_async(time.sleep)(0.5))
+    await asyncio.sleep(0.05)
+    for n in range(count):
+        await socket.send_json_to({"type": "message", "body": f"burst {n}"})
+    await busy
+    frames = await messages_of(socket, count, timeout=10)
+    await no_more_messages(socket)
+    assert [f["body"] for f in frames] == [f"burst {n}" for n in range(count)]
+    stored = await database_sync_to_async(lambda: list(ChatMessage.objects.filter(case=case).order_by("id")))()
+    assert [(m.pk, m.body) for m in stored] == [(f["id"], f["body"]) for f in frames]
 
 
 @pytest.mark.asyncio
