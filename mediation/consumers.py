@@ -125,10 +125,20 @@ class _Poster:
                 if all(skipped for _post, _future, skipped in self.pending):
                     await asyncio.sleep(self.RETRY_AFTER)  # let the holder of their cases commit
                 batch, self.pending = self.pending[: self.MAX_BATCH], self.pending[self.MAX_BATCH :]
-                again = []
+                # A case whose lock a patient message waited for in vain is held back whole this round: its
+                # later messages (a connection may have several under way) must not overtake it.
+                again, held = [], set()
                 for item in [item for item in batch if item[2] >= self.PATIENCE]:
-                    again += await self._run([item], wait=True)  # busy only if its lock timed out
-                again += await self._run([item for item in batch if item[2] < self.PATIENCE], wait=False)
+                    if item[0][1] in held:
+                        again.append(item)
+                        continue
+                    back = await self._run([item], wait=True)  # busy only if its lock timed out
+                    if back:
+                        held.add(item[0][1])
+                        again += back
+                rest = [item for item in batch if item[2] < self.PATIENCE]
+                again += [item for item in rest if item[0][1] in held]
+                again += await self._run([item for item in rest if item[0][1] not in held], wait=False)
                 self.pending[:0] = again
                 batch = []
         except BaseException as exc:  # cancelled with its loop, or a fault here: no sender waits for ever
@@ -272,6 +282,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.user = user
         self.last_typing = 0.0
         self.unanswered = asyncio.Semaphore(UNANSWERED)
+        self.cuts = 0  # times this connection was cut off (a client that goes on sending is told again)
         self.answering: set[asyncio.Task] = set()  # referenced until done (the loop keeps only weak ones)
         self.group = room_group(self.case_id, self.room)
         await self.channel_layer.group_add(self.group, self.channel_name)
@@ -310,6 +321,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def _cut_off(self):
         self.cut = True
+        self.cuts += 1
         _rechecker().discard(self)
         await self.send_json({"type": "error", "error": {"code": "not_member", "message": "not a member"}})
         await self.close(code=CLOSE_NOT_MEMBER)
@@ -351,20 +363,24 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def _answer(self, future: asyncio.Future) -> None:
         """Once a message of this connection is posted, tell it why if it was refused (nothing if stored: it
         hears its own message with the room)."""
+        cuts = self.cuts
         try:
-            await self._tell_refusal(future)
-        except Exception:  # the connection ended meanwhile: no one to tell
+            await self._tell_refusal(future, cuts)
+        except OSError:  # the connection ended meanwhile (uvicorn's ClientDisconnected): no one to tell
             logger.debug("chat: could not answer a connection to %s", self.group, exc_info=True)
+        except Exception:
+            logger.warning("chat: could not answer a connection to %s", self.group, exc_info=True)
         finally:
             self.unanswered.release()
 
-    async def _tell_refusal(self, future: asyncio.Future) -> None:
+    async def _tell_refusal(self, future: asyncio.Future, cuts: int) -> None:
         try:
             result = await future
             if isinstance(result, BaseException):
                 raise result
         except (Forbidden, NotFound):  # no longer a member of this room
-            await self._cut_off()
+            if self.cuts == cuts:  # not cut off since this message came (as its others were refused)
+                await self._cut_off()
         except DomainError as exc:
             await self.send_json(
                 {"type": "error", "error": {"code": exc.code, "message": str(exc.message), "fields": exc.fields}}

@@ -1,13 +1,14 @@
 """Inserting many rows in the hot paths (a chat batch's messages and their events): on PostgreSQL one
 ``INSERT ... SELECT * FROM unnest(...)``, elsewhere Django's ``bulk_create``.
 
-Django 5.2's ``bulk_create`` sends the same statement on PostgreSQL, but first builds it through the
-query compiler and prepares every value of every object through its field: a third of the time a chat
-batch of six messages took in the database thread (9.5 ms, 6.5 ms without it; bench_chat's rooms). Here
-the values go as the objects hold them: the callers build them in the database's form already (strings,
-ids, aware times, JSON made canonical). Only plain columns: no defaults are filled in, no signals are
-sent (``bulk_create`` sends none either). Through Django's cursor, in the caller's transaction, so errors
-are Django's and the statement is logged and counted like any other.
+Django 5.2's ``bulk_create`` sends the same statement on PostgreSQL, but first builds it through the query
+compiler and prepares every value of every object through its field: a third of the time a chat batch of six
+messages took in the database thread (9.5 ms, 6.5 ms without it; bench_chat's rooms). Here the values go as
+the objects hold them: the callers build them in the database's form already (strings, ids, aware times,
+JSON made canonical), so it is for hot paths whose values are known to be so (a naive time would be read as
+UTC, a lazy translation refused); a column Django would convert is refused. No defaults are filled in, no
+signals are sent (``bulk_create`` sends none either). Through Django's cursor, in the caller's transaction,
+so errors are Django's and the statement is logged and counted like any other.
 """
 
 import json
@@ -30,6 +31,8 @@ def insert_many(objs: list, fields: tuple[str, ...], *, along: tuple[str, list] 
         model.objects.bulk_create(objs)
         return
     opts = model._meta
+    for name in fields:
+        _check_plain(opts.get_field(name))
     columns, casts, values = [], [], []
     for name in fields:
         field = opts.get_field(name)
@@ -54,6 +57,19 @@ def insert_many(objs: list, fields: tuple[str, ...], *, along: tuple[str, list] 
         setattr(obj, pk.attname, pk_value)
         obj._state.adding = False
         obj._state.db = connection.alias
+
+
+def _check_plain(field) -> None:
+    """Refuse a column whose value Django would turn into something else on the way in (a JSON encoder of
+    its own, a placeholder, a type that is not a plain scalar): those need ``bulk_create``."""
+    internal = field.get_internal_type()
+    if (
+        (internal == "JSONField" and field.encoder is not None)
+        or hasattr(field, "get_placeholder")
+        or internal in {"ArrayField", "HStoreField", "DecimalField", "BinaryField"}
+        or field.many_to_many
+    ):
+        raise TypeError(f"insert_many takes plain columns only, not {field.model.__name__}.{field.name}")
 
 
 def _json(value) -> str | None:

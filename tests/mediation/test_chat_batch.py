@@ -476,6 +476,34 @@ async def test_more_messages_than_a_connection_may_have_unanswered_all_go_in_ord
 
 
 @pytest.mark.asyncio
+async def test_a_later_message_does_not_overtake_one_whose_lock_wait_timed_out(monkeypatch):
+    """The poster's order (the database stands aside: which messages go in which round is the point). A
+    connection's first message has waited for its case PATIENCE times and its lock wait then times out; its
+    second message, still fresh, waits for it rather than going with the round's batch; another case's goes."""
+    from mediation.consumers import _Poster
+
+    poster, rounds = _Poster(), []
+
+    async def run(items, wait):
+        rounds.append(([item[0][3] for item in items], wait))
+        if wait and len(rounds) == 1:  # the case's lock stays taken for LOCK_TIMEOUT: busy again
+            for item in items:
+                item[2] += 1
+            return list(items)
+        for item in items:
+            item[1].set_result(item[0][3])
+        return []
+
+    monkeypatch.setattr(poster, "_run", run)
+    first = poster.submit(1, "case-a", "joint", "first")
+    poster.pending[0][2] = _Poster.PATIENCE
+    second = poster.submit(1, "case-a", "joint", "second")
+    other = poster.submit(2, "case-b", "joint", "other")
+    assert await asyncio.wait_for(asyncio.gather(first, second, other), 2) == ["first", "second", "other"]
+    assert rounds == [(["first"], True), (["other"], False), (["first"], True), (["second"], False)]
+
+
+@pytest.mark.asyncio
 async def test_a_message_on_a_case_another_transaction_holds_arrives_once_after_the_lock(closing):
     """Sent while another connection holds the case's row: the message is stored and delivered once, after the
     holder commits, and the chain verifies."""
