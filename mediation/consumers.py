@@ -10,6 +10,8 @@ channel layer.
 """
 
 import asyncio
+import contextlib
+import functools
 import json
 import logging
 import time
@@ -18,7 +20,9 @@ from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 
@@ -241,12 +245,46 @@ def _rechecker() -> _Rechecker:
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def __call__(self, scope, receive, send):
-        """However the connection ends (a disconnect, or an error that ends the consumer without one), it
-        leaves the process's periodic membership check."""
+        """channels' ``AsyncConsumer.__call__`` with a loop of its own for each side (below). However the
+        connection ends (a disconnect, or an error that ends the consumer without one), it leaves the
+        process's periodic membership check."""
         try:
-            await super().__call__(scope, receive, send)
+            self.scope = scope
+            self.channel_layer = get_channel_layer(self.channel_layer_alias)
+            self.channel_name = await self.channel_layer.new_channel()
+            self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
+            self.base_send = send
+            self.accepted = asyncio.Event()
+            with contextlib.suppress(StopConsumer):
+                await self._serve(receive)
         finally:
             _rechecker().discard(self)
+
+    async def _serve(self, receive) -> None:
+        """What the client sends and what the room sends, each dispatched in order by a loop of its own.
+        channels' ``await_many_dispatch`` waits on both at once, a new task and an ``asyncio.wait`` for
+        every event: a tenth of a chat server's time under load (bench_chat). The room's events wait until
+        the connection is accepted (``connect`` has run); the first loop to end (``StopConsumer`` at the
+        disconnect, or an error) ends the other."""
+
+        async def from_client():
+            while True:
+                await self.dispatch(await receive())
+
+        async def from_room():
+            await self.accepted.wait()
+            while True:
+                await self.dispatch(await self.channel_receive())
+
+        loops = [asyncio.ensure_future(from_client()), asyncio.ensure_future(from_room())]
+        try:
+            done, _pending = await asyncio.wait(loops, return_when=asyncio.FIRST_COMPLETED)
+            for loop in done:
+                loop.result()
+        finally:
+            for loop in loops:
+                loop.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         """A frame that is not JSON text gets an error, as an unknown type does (channels would raise)."""
@@ -288,6 +326,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.channel_layer.group_add(case_group(self.case_id), self.channel_name)
         await self.accept()
+        self.accepted.set()
         await self._presence("joined")
         _rechecker().add(self)
 
