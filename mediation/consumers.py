@@ -52,9 +52,6 @@ def _ticket_user(ticket: str):
     return ticket_redeem(ticket)
 
 
-USER_FIELDS = ("id", "role", "organisation_id", "is_active", "display_name", "email")
-
-
 def _members(connections: list[tuple[int, str, str]]) -> list[bool]:
     """For each ``(user_id, case_id, room)``, whether the user belongs in the room now: fresh from the
     database (the user's active flag and organisation, the case's stage and neutrals), two queries for all."""
@@ -62,10 +59,10 @@ def _members(connections: list[tuple[int, str, str]]) -> list[bool]:
     from cases.models import Case
 
     from .policies import room_member
-    from .services import CHAT_CASE_FIELDS
+    from .services import CHAT_CASE_FIELDS, CHAT_USER_FIELDS
 
     connections = [(user_id, uuid.UUID(str(case_id)), room) for user_id, case_id, room in connections]
-    users = User.objects.only(*USER_FIELDS).in_bulk({user_id for user_id, _case, _room in connections})
+    users = User.objects.only(*CHAT_USER_FIELDS).in_bulk({user_id for user_id, _case, _room in connections})
     cases = Case.objects.only(*CHAT_CASE_FIELDS).in_bulk({case_id for _user, case_id, _room in connections})
     return [
         bool(users.get(user_id) and cases.get(case_id) and room_member(users[user_id], cases[case_id], room))
@@ -79,19 +76,12 @@ def _is_member(user_id, case_id, room) -> bool:
 
 
 def _post_batch(posts, wait, lock_timeout=None):
-    """``message_post_many`` for what a process's connections sent, as their users stand now (a user gone
-    is refused as NotFound here; a deactivated one by the service, as a non-member: the connection is cut
-    off)."""
-    from accounts.models import User
-
+    """``message_post_many`` for what a process's connections sent, as their users stand now: the service
+    reads them by id with the cases (a user gone is refused as NotFound, a deactivated one as a non-member:
+    either way the connection is cut off)."""
     from .services import message_post_many
 
-    users = User.objects.only(*USER_FIELDS).in_bulk({user_id for user_id, _case, _room, _body in posts})
-    known = [(users.get(user_id), case_id, room, body) for user_id, case_id, room, body in posts]
-    results = iter(
-        message_post_many([post for post in known if post[0] is not None], wait=wait, lock_timeout=lock_timeout)
-    )
-    return [next(results) if user is not None else NotFound() for user, _case, _room, _body in known]
+    return message_post_many(posts, wait=wait, lock_timeout=lock_timeout)
 
 
 class _Poster:

@@ -559,10 +559,13 @@ CHAT_CASE_FIELDS = (
     *("id", "reference", "status", "consumer_id", "merchant_id", "mediator_id", "arbitrator_id"),
     *("event_count", "event_head"),
 )
+#: What the chat reads of its members: what the policies and a message's author ask.
+CHAT_USER_FIELDS = ("id", "role", "organisation_id", "is_active", "display_name", "email")
 
 
 def message_post_many(posts, *, wait: bool = True, lock_timeout: float | None = None) -> list:
-    """Members' messages, each ``(actor, case_id, room, body)``: for each in turn its ``ChatMessage``,
+    """Members' messages, each ``(actor, case_id, room, body)`` (the actor a ``User``, or a user's id to be
+    read here as the user stands now, with the cases' lock): for each in turn its ``ChatMessage``,
     stored, hashed onto its case's chain and sent to the room's open connections, or the ``DomainError``
     that refuses it (the others go on). The chat consumers of a process hand in what their connections
     sent while the previous batch was being written: one transaction, a handful of statements and one
@@ -628,6 +631,48 @@ def _uuid_or_none(value) -> uuid.UUID | None:
         return None
 
 
+def _read_locked(case_ids: set, user_ids: set, wait: bool) -> tuple[dict, dict]:
+    """The cases, locked (in the order of their ids: two batches that wait for each other's cases cannot
+    deadlock; with ``wait=False`` those another transaction holds are left out), and the users, each by
+    id. On PostgreSQL both in one round trip, without the query compiler (a chat batch's hot path)."""
+    if connection.vendor != "postgresql":
+        locked = Case.objects.select_for_update(skip_locked=not wait).only(*CHAT_CASE_FIELDS)
+        users = User.objects.only(*CHAT_USER_FIELDS).in_bulk(user_ids) if user_ids else {}
+        return {case.pk: case for case in locked.filter(pk__in=case_ids).order_by("pk")}, users
+    case_fields = _columns(Case, CHAT_CASE_FIELDS)
+    user_fields = _columns(User, CHAT_USER_FIELDS)
+    quote = connection.ops.quote_name
+    pk = quote(Case._meta.pk.column)
+    sql = (
+        f"SELECT {', '.join(quote(f.column) for f in case_fields)} FROM {quote(Case._meta.db_table)} "  # noqa: S608 (names from the models)
+        f"WHERE {pk} = ANY(%s) ORDER BY {pk} FOR UPDATE{'' if wait else ' SKIP LOCKED'}"
+    )
+    params: list = [list(case_ids)]
+    if user_ids:
+        sql += (
+            f"; SELECT {', '.join(quote(f.column) for f in user_fields)} FROM {quote(User._meta.db_table)} "  # noqa: S608
+            f"WHERE {quote(User._meta.pk.column)} = ANY(%s)"
+        )
+        params.append([int(user_id) for user_id in user_ids])
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [f.attname for f in case_fields]
+        cases = {case.pk: case for case in (Case.from_db(connection.alias, names, row) for row in cursor.fetchall())}
+        users = {}
+        if user_ids:
+            cursor.nextset()
+            names = [f.attname for f in user_fields]
+            users = {
+                user.pk: user for user in (User.from_db(connection.alias, names, row) for row in cursor.fetchall())
+            }
+    return cases, users
+
+
+def _columns(model, names) -> list:
+    """``model``'s concrete fields among ``names`` (attribute names), in the model's order (``from_db``'s)."""
+    return [field for field in model._meta.concrete_fields if field.attname in names]
+
+
 def _post_locked(todo, results, wait: bool, counted: list, sent: list) -> None:
     from cases.policies import can_view
 
@@ -635,13 +680,15 @@ def _post_locked(todo, results, wait: bool, counted: list, sent: list) -> None:
 
     todo = [(index, actor, _uuid_or_none(case_id), room, body) for index, actor, case_id, room, body in todo]
     ids = {case_id for _index, _actor, case_id, _room, _body in todo if case_id is not None}
-    # In the order of their ids: two batches that wait for each other's cases cannot deadlock.
-    locked = Case.objects.select_for_update(skip_locked=not wait).only(*CHAT_CASE_FIELDS)
-    cases = {case.pk: case for case in locked.filter(pk__in=ids).order_by("pk")}
+    cases, users = _read_locked(ids, {actor for _i, actor, *_post in todo if not isinstance(actor, User)}, wait)
     busy = set() if wait else set(Case.objects.filter(pk__in=ids - cases.keys()).values_list("pk", flat=True))
+    todo = [
+        (index, users.get(actor), *post) if not isinstance(actor, User) else (index, actor, *post)
+        for index, actor, *post in todo
+    ]
     # Authors the database does not know are refused here, not by the commit's foreign key. Those read from
     # it (the consumers', the request's user) are known; only ones built in memory are asked about.
-    built = {actor.pk for _index, actor, *_post in todo if actor._state.adding}
+    built = {actor.pk for _index, actor, *_post in todo if actor is not None and actor._state.adding}
     unknown = built - set(User.objects.filter(pk__in=built).values_list("pk", flat=True)) if built else set()
     allowed = []
     for index, actor, case_id, room, body in todo:
@@ -649,7 +696,7 @@ def _post_locked(todo, results, wait: bool, counted: list, sent: list) -> None:
         if case_id in busy:
             results[index] = CaseBusy()
             continue
-        if case is None or actor.pk in unknown or not can_view(actor, case):
+        if case is None or actor is None or actor.pk in unknown or not can_view(actor, case):
             results[index] = NotFound()
             continue
         results[index] = policies.room_write_refusal(actor, case, room)

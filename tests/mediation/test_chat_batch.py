@@ -172,6 +172,33 @@ def test_a_mixed_batch_answers_each_post_and_stores_the_valid_ones_in_order():
     assert_on_chain(b, [on_b])
 
 
+def test_authors_given_by_id_are_read_as_they_stand_now():
+    """The chat's consumers hand in user ids: each is read with the cases (one round trip on PostgreSQL); an
+    id no user has is refused as NotFound, a user deactivated since connecting as a non-member, and the
+    stored message carries the author as read."""
+    cast, case = mediation_case()
+    User.objects.filter(pk=cast.merchant.pk).update(display_name="Shop, renamed")
+    User.objects.filter(pk=cast.mediator.pk).update(is_active=False)
+    gone = User.objects.order_by("-pk").values_list("pk", flat=True).first() + 1000
+    posts = [
+        (cast.merchant.pk, case.pk, "joint", "From the shop."),
+        (gone, case.pk, "joint", "From no one."),
+        (cast.mediator.pk, case.pk, "joint", "From the deactivated mediator."),
+        (cast.consumer, case.pk, "joint", "From the consumer, as an object."),
+    ]
+
+    results = message_post_many(posts)
+
+    assert [type(r) for r in results] == [ChatMessage, NotFound, NotFound, ChatMessage], results
+    assert (results[0].author_id, results[0].author.display_name, results[0].role) == (
+        cast.merchant.pk,
+        "Shop, renamed",
+        "merchant",
+    )
+    assert bodies(case) == ["From the shop.", "From the consumer, as an object."]
+    assert_on_chain(case, [results[0], results[3]])
+
+
 def test_the_rate_limit_counts_a_users_posts_within_one_batch(settings):
     """Over ``ODR_CHAT_RATE`` in one batch: the user's first posts pass, the rest are ``rate_limited``;
     another user on the same case is not held back."""
