@@ -243,28 +243,45 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             self.channel_layer = get_channel_layer(self.channel_layer_alias)
             self.channel_name = await self.channel_layer.new_channel()
             self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
-            self.base_send = send
+            self.base_send = functools.partial(self._send_while_open, send)
             self.accepted = asyncio.Event()
+            self.closed = False
             with contextlib.suppress(StopConsumer):
                 await self._serve(receive)
         finally:
             _rechecker().discard(self)
+
+    async def _send_while_open(self, send, message) -> None:
+        """Once this side has closed the connection (a cut-off) or the client has gone, nothing more is sent:
+        the room's events already under way are dropped rather than raised (uvicorn refuses a send after the
+        close) while the client's side reads the disconnect and ``disconnect`` leaves the groups."""
+        if self.closed:
+            return
+        if message["type"] == "websocket.close":
+            self.closed = True
+        try:
+            await send(message)
+        except OSError:  # uvicorn's ClientDisconnected: the client went away; its disconnect follows
+            self.closed = True
 
     async def _serve(self, receive) -> None:
         """What the client sends and what the room sends, each dispatched in order by a loop of its own.
         channels' ``await_many_dispatch`` waits on both at once, a new task and an ``asyncio.wait`` for
         every event: a tenth of a chat server's time under load (bench_chat). The room's events wait until
         the connection is accepted (``connect`` has run); the first loop to end (``StopConsumer`` at the
-        disconnect, or an error) ends the other."""
+        disconnect, or an error) ends the other. The room's loop is cancelled while it waits in the layer's
+        ``receive``, as channels' own is: the pub/sub layer unsubscribes the channel then."""
 
         async def from_client():
             while True:
                 await self.dispatch(await receive())
 
         async def from_room():
-            await self.accepted.wait()
             while True:
-                await self.dispatch(await self.channel_receive())
+                message = await self.channel_receive()
+                if not self.accepted.is_set():
+                    await self.accepted.wait()
+                await self.dispatch(message)
 
         loops = [asyncio.ensure_future(from_client()), asyncio.ensure_future(from_room())]
         try:

@@ -339,3 +339,41 @@ def test_an_idle_connection_stays_open(chat, asgi_servers):
     dropped, code = asyncio.run(scenario())
     errors = [line for line in a.output(20_000).splitlines() if "Error:" in line]
     assert not dropped, f"the server dropped the idle websocket (code {code}); its log says {errors[-2:]}"
+
+
+def test_a_member_whose_connection_drops_while_the_room_talks_is_seen_to_leave(chat, two_servers):
+    """The mediator's connection to A is cut (no close frame) while the parties, on B, keep talking: the
+    parties see the mediator leave, every message still reaches them, and neither server logs an error."""
+    cast, case, tokens = chat
+    a, b = two_servers
+
+    async def scenario():
+        consumer = await Client("consumer", b, tokens["consumer"], case.pk).connect()
+        merchant = await Client("merchant", b, tokens["merchant"], case.pk).connect()
+        mediator = await Client("mediator", a, tokens["mediator"], case.pk).connect()
+        await until(lambda: len({e["author_id"] for e in consumer.events if e["type"] == "presence"}) == 2, "presence")
+
+        async def talk(client):
+            for n in range(1, 31):
+                await client.send(f"{client.name} #{n:02d}")
+                await asyncio.sleep(0.005)
+
+        talking = asyncio.gather(talk(consumer), talk(merchant))
+        await until(lambda: len(mediator.messages) >= 5, "the talk to reach the mediator")
+        mediator.ws.transport.abort()  # the network drops it: no close frame
+        await talking
+        left = {"type": "presence", "author_id": cast.mediator.pk, "status": "left"}
+        await until(
+            lambda: all(any(left.items() <= e.items() for e in c.events) for c in (consumer, merchant)),
+            "the parties to see the mediator leave",
+        )
+        await until(lambda: len(consumer.messages) == 60 and len(merchant.messages) == 60, "every message")
+        await close_all((consumer, merchant))
+        return consumer, merchant
+
+    consumer, merchant = asyncio.run(scenario())
+
+    assert ids(consumer.messages) == ids(merchant.messages) == sorted(ids(consumer.messages))
+    assert len(stored(case, "joint")) == 60
+    for server in (a, b):
+        assert "Traceback" not in server.log.read_text(errors="replace"), server.output()

@@ -32,6 +32,7 @@ import pytest
 import pytest_asyncio
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from django.contrib.auth.models import AnonymousUser
 from django.db import DatabaseError, connection, connections, transaction
 
 from accounts.models import Role, User
@@ -185,11 +186,12 @@ def test_authors_given_by_id_are_read_as_they_stand_now():
         (gone, case.pk, "joint", "From no one."),
         (cast.mediator.pk, case.pk, "joint", "From the deactivated mediator."),
         (cast.consumer, case.pk, "joint", "From the consumer, as an object."),
+        (AnonymousUser(), case.pk, "joint", "From someone not logged in."),
     ]
 
     results = message_post_many(posts)
 
-    assert [type(r) for r in results] == [ChatMessage, NotFound, NotFound, ChatMessage], results
+    assert [type(r) for r in results] == [ChatMessage, NotFound, NotFound, ChatMessage, NotFound], results
     assert (results[0].author_id, results[0].author.display_name, results[0].role) == (
         cast.merchant.pk,
         "Shop, renamed",
@@ -697,3 +699,22 @@ async def test_the_periodic_check_cuts_off_only_who_no_longer_belongs(closing, s
     await consumer.send_json_to({"type": "message", "body": "Still here."})
     (message,) = await messages_of(consumer, 1)
     assert message["body"] == "Still here."
+
+
+@pytest.mark.asyncio
+async def test_a_refused_connection_leaves_no_channel_behind(closing):
+    """A connection refused at connect (not a member) ends with its channel gone from the process's layer:
+    no mailbox, no subscription left for the life of the process."""
+    require_redis()
+    cast, case = await database_sync_to_async(mediation_case)()
+    outsider = await database_sync_to_async(user)(Role.CONSUMER)
+    member = await join(closing, case, cast.consumer)  # the layer's connection for this loop is up
+    channels = get_channel_layer()._get_layer().channels
+    before = set(channels)
+    socket = ws(chat_path(case), cookie=await database_sync_to_async(session_cookie)(outsider))
+    connected, code = await socket.connect()
+    assert not connected and code == CLOSE_NOT_MEMBER
+    await socket.disconnect()  # the client side goes; the application ends
+    assert set(channels) == before
+    await member.disconnect()
+    assert set(channels) < before  # the member's own channel went with it
