@@ -245,11 +245,25 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
             self.base_send = functools.partial(self._send_while_open, send)
             self.accepted = asyncio.Event()
-            self.closed = False
+            self.closed = self.cut = self.left = False
             with contextlib.suppress(StopConsumer):
                 await self._serve(receive)
         finally:
             _rechecker().discard(self)
+            await self._leave()
+
+    async def _leave(self) -> None:
+        """However the consumer ended (a disconnect, or an error in a handler before one), its groups and its
+        channel are left: no mailbox keeps filling for a connection that is gone."""
+        try:
+            if hasattr(self, "group") and not self.left:
+                await self.channel_layer.group_discard(self.group, self.channel_name)
+                await self.channel_layer.group_discard(case_group(self.case_id), self.channel_name)
+            release = getattr(self.channel_layer, "release_channel", None)  # the in-memory layer has none
+            if release is not None and hasattr(self, "channel_name"):
+                await release(self.channel_name)
+        except Exception:  # Redis unreachable: its subscriptions go with the connection when it drops
+            logger.warning("chat: could not release a connection's channel", exc_info=True)
 
     async def _send_while_open(self, send, message) -> None:
         """Once this side has closed the connection (a cut-off) or the client has gone, nothing more is sent:
@@ -269,8 +283,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         channels' ``await_many_dispatch`` waits on both at once, a new task and an ``asyncio.wait`` for
         every event: a tenth of a chat server's time under load (bench_chat). The room's events wait until
         the connection is accepted (``connect`` has run); the first loop to end (``StopConsumer`` at the
-        disconnect, or an error) ends the other. The room's loop is cancelled while it waits in the layer's
-        ``receive``, as channels' own is: the pub/sub layer unsubscribes the channel then."""
+        disconnect, or an error) ends the other; ``_leave`` then releases what the connection held."""
 
         async def from_client():
             while True:
@@ -327,7 +340,6 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.user = user
         self.last_typing = 0.0
         self.unanswered = asyncio.Semaphore(UNANSWERED)
-        self.cuts = 0  # times this connection was cut off (a client that goes on sending is told again)
         self.answering: set[asyncio.Task] = set()  # referenced until done (the loop keeps only weak ones)
         self.group = room_group(self.case_id, self.room)
         await self.channel_layer.group_add(self.group, self.channel_name)
@@ -349,6 +361,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             finally:
                 await self.channel_layer.group_discard(self.group, self.channel_name)
                 await self.channel_layer.group_discard(case_group(self.case_id), self.channel_name)
+                self.left = True
+
+    async def websocket_disconnect(self, message):
+        self.closed = True  # the client is gone: nothing more is sent (uvicorn would refuse it)
+        await super().websocket_disconnect(message)
 
     async def _presence(self, status):
         await self.channel_layer.group_send(
@@ -366,13 +383,16 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def _cut_off(self):
+        if self.cut:  # already (from the other loop, or another of its messages refused)
+            return
         self.cut = True
-        self.cuts += 1
         _rechecker().discard(self)
         await self.send_json({"type": "error", "error": {"code": "not_member", "message": "not a member"}})
         await self.close(code=CLOSE_NOT_MEMBER)
 
     async def receive_json(self, content, **kwargs):
+        if self.closed:  # cut off: what still comes before the client reads the close goes nowhere
+            return
         kind = content.get("type") if isinstance(content, dict) else None
         if kind == "message":
             body = content.get("body")
@@ -409,9 +429,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def _answer(self, future: asyncio.Future) -> None:
         """Once a message of this connection is posted, tell it why if it was refused (nothing if stored: it
         hears its own message with the room)."""
-        cuts = self.cuts
         try:
-            await self._tell_refusal(future, cuts)
+            await self._tell_refusal(future)
         except OSError:  # the connection ended meanwhile (uvicorn's ClientDisconnected): no one to tell
             logger.debug("chat: could not answer a connection to %s", self.group, exc_info=True)
         except Exception:
@@ -419,14 +438,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         finally:
             self.unanswered.release()
 
-    async def _tell_refusal(self, future: asyncio.Future, cuts: int) -> None:
+    async def _tell_refusal(self, future: asyncio.Future) -> None:
         try:
             result = await future
             if isinstance(result, BaseException):
                 raise result
         except (Forbidden, NotFound):  # no longer a member of this room
-            if self.cuts == cuts:  # not cut off since this message came (as its others were refused)
-                await self._cut_off()
+            await self._cut_off()
         except DomainError as exc:
             await self.send_json(
                 {"type": "error", "error": {"code": exc.code, "message": str(exc.message), "fields": exc.fields}}
@@ -480,9 +498,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def chat_removed(self, event):
         """The process's periodic check found this connection's user no longer belongs in the room."""
-        if not getattr(self, "cut", False):  # not cut off already (by a recheck meanwhile)
-            await self._cut_off()
+        await self._cut_off()
 
     async def chat_recheck(self, event):
+        if self.closed:
+            return
         if not await _is_member(self.user.pk, self.case_id, self.room):
             await self._cut_off()

@@ -612,7 +612,13 @@ def message_post_many(posts, *, wait: bool = True, lock_timeout: float | None = 
                 results[index] = exc
             return results
         # The database refused the batch for one message it cannot take: the others go one at a time.
-        logger.warning("chat: a batch of %s messages failed; posting them one at a time", len(todo), exc_info=True)
+        # Not the error's text: PostgreSQL's detail may quote a row, a message's body in it.
+        logger.warning(
+            "chat: a batch of %s messages failed (%s, SQLSTATE %s); posting them one at a time",
+            len(todo),
+            type(exc).__name__,
+            getattr(exc.__cause__, "sqlstate", None),
+        )
         busy = set()
         for index, actor, case_id, room, body in todo:
             if str(case_id) in busy:  # a later message of a busy case waits with the earlier one (order)

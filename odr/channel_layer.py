@@ -56,6 +56,13 @@ class _LoopLayer(RedisPubSubLoopLayer):
         shard = self._get_shard(channel)
         await shard.subscribe(channel)
 
+    async def release_channel(self, channel) -> None:
+        """Forget a channel whose consumer has ended: its mailbox and its subscription. channels-redis does
+        this only when a ``receive`` waiting on the channel is cancelled, which a consumer that ends in the
+        middle of handling an event never reaches."""
+        if self.channels.pop(channel, None) is not None:
+            await self._get_shard(channel).unsubscribe(channel)
+
 
 class PubSubChannelLayer(RedisPubSubChannelLayer):
     """``channels_redis.pubsub.RedisPubSubChannelLayer`` whose connections' mailboxes are bounded."""
@@ -63,6 +70,9 @@ class PubSubChannelLayer(RedisPubSubChannelLayer):
     def __init__(self, *args, capacity: int = DEFAULT_CAPACITY, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.capacity = max(int(capacity), 1)
+
+    async def release_channel(self, channel) -> None:
+        await self._get_layer().release_channel(channel)
 
     def _get_layer(self):
         loop = asyncio.get_running_loop()

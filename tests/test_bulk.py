@@ -7,9 +7,14 @@ import pytest
 from mediation.models import ChatMessage, Offer
 from odr.bulk import insert_many
 from tests.conftest import require_postgres
-from tests.mediation.test_chat_batch import mediation_case
+from tests.factories import Cast, case_in
 
 pytestmark = pytest.mark.django_db
+
+
+def mediation_case():
+    cast = Cast.make()
+    return cast, case_in("mediation", cast)
 
 
 def test_rows_read_back_as_given_and_each_object_gets_its_own_id():

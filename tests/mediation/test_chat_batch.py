@@ -38,7 +38,7 @@ from django.db import DatabaseError, connection, connections, transaction
 from accounts.models import Role, User
 from cases.events import chain_verify
 from cases.models import Case, CaseEvent
-from mediation.consumers import CLOSE_NOT_MEMBER
+from mediation.consumers import CLOSE_NOT_MEMBER, _poster
 from mediation.models import ChatMessage
 from mediation.services import CaseBusy, message_post_many
 from odr.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -465,7 +465,9 @@ async def test_a_member_whose_message_is_being_stored_still_hears_the_room(closi
     busy = asyncio.create_task(database_sync_to_async(time.sleep)(1.5))
     await asyncio.sleep(0.05)  # the sleep has the thread
     await socket.send_json_to({"type": "message", "body": "Mine, waiting."})
-    await asyncio.sleep(0.1)  # the consumer has taken the frame and handed it to the poster
+    async with asyncio.timeout(2):  # the consumer has taken the frame and handed it to the poster
+        while _poster().task is None:
+            await asyncio.sleep(0.01)
     other = {"id": 1, "room": "joint", "author": "x", "author_id": 0, "role": "mediator", "body": "Meanwhile."}
     started = time.monotonic()
     try:
@@ -492,10 +494,13 @@ async def test_more_messages_than_a_connection_may_have_unanswered_all_go_in_ord
     socket = await join(closing, case, cast.consumer)
     await no_more_messages(socket, timeout=0.2)
     count = UNANSWERED + 4
-    busy = asyncio.create_task(database_sync_to_async(time.sleep)(0.5))
+    busy = asyncio.create_task(database_sync_to_async(time.sleep)(1.0))
     await asyncio.sleep(0.05)
     for n in range(count):
         await socket.send_json_to({"type": "message", "body": f"burst {n}"})
+    await asyncio.sleep(0.3)
+    assert not busy.done()
+    assert len(_poster().pending) <= UNANSWERED  # the rest wait unread, as frames
     await busy
     frames = await messages_of(socket, count, timeout=10)
     await no_more_messages(socket)
@@ -718,3 +723,21 @@ async def test_a_refused_connection_leaves_no_channel_behind(closing):
     assert set(channels) == before
     await member.disconnect()
     assert set(channels) < before  # the member's own channel went with it
+
+
+@pytest.mark.asyncio
+async def test_a_consumer_that_fails_in_a_handler_leaves_its_groups_and_channel(closing):
+    """An error in a room event's handler ends the connection before any disconnect: it still leaves its
+    groups and its channel (no mailbox left filling with the room's messages for the life of the process)."""
+    require_redis()
+    cast, case = await database_sync_to_async(mediation_case)()
+    failing = await join(closing, case, cast.consumer)
+    layer = get_channel_layer()._get_layer()
+    (channel,) = layer.channels  # this test's event loop has this one connection
+    assert any(channel in members for members in layer.groups.values())
+    await get_channel_layer().group_send(f"chat.{case.pk}.joint", {"type": "chat.no_such_event"})
+    with pytest.raises(ValueError, match="No handler"):
+        for _frame in range(10):  # its own presence first, then the failure
+            await failing.receive_output(timeout=5)
+    assert channel not in layer.channels
+    assert not any(channel in members for members in layer.groups.values())
