@@ -131,8 +131,8 @@ def event_append_many(items, *, cases: dict | None = None) -> list[CaseEvent]:
     """Append events to several cases at once: ``items`` are ``(case_id, type, payload)`` for the system's
     events or ``(case_id, type, payload, actor)``, and a case's events chain in the order given. At most one
     read of the cases, one INSERT that moves the heads too (on PostgreSQL; an UPDATE a case elsewhere), and
-    the notifications in bulk (the deadline
-    sweep's batches, a chat batch's messages). Needs every case locked (``select_for_update``) in this transaction:
+    the notifications in bulk (the deadline sweep's batches, a chat batch's messages). Needs every case
+    locked (``select_for_update``) in this transaction:
     each chain goes on from its case's head (``event_count``, ``event_head``), which every append moves
     with it under that lock. ``cases`` (``{id: case}``) are those locked rows, their heads read with them,
     when the caller has them and its events notify no one (otherwise they are read again, with the people

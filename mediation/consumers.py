@@ -257,8 +257,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         channel are left: no mailbox keeps filling for a connection that is gone."""
         try:
             if hasattr(self, "group") and not self.left:
-                await self.channel_layer.group_discard(self.group, self.channel_name)
-                await self.channel_layer.group_discard(case_group(self.case_id), self.channel_name)
+                await self._leave_groups()
             release = getattr(self.channel_layer, "release_channel", None)  # the in-memory layer has none
             if release is not None and hasattr(self, "channel_name"):
                 await release(self.channel_name)
@@ -359,9 +358,12 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             except Exception:
                 logger.warning("chat: could not announce that %s left %s", self.user.pk, self.group, exc_info=True)
             finally:
-                await self.channel_layer.group_discard(self.group, self.channel_name)
-                await self.channel_layer.group_discard(case_group(self.case_id), self.channel_name)
-                self.left = True
+                await self._leave_groups()
+
+    async def _leave_groups(self) -> None:
+        await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self.channel_layer.group_discard(case_group(self.case_id), self.channel_name)
+        self.left = True
 
     async def websocket_disconnect(self, message):
         self.closed = True  # the client is gone: nothing more is sent (uvicorn would refuse it)

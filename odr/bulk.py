@@ -31,11 +31,10 @@ def insert_many(objs: list, fields: tuple[str, ...], *, along: tuple[str, list] 
         model.objects.bulk_create(objs)
         return
     opts = model._meta
-    for name in fields:
-        _check_plain(opts.get_field(name))
     columns, casts, values = [], [], []
     for name in fields:
         field = opts.get_field(name)
+        _check_plain(field)
         columns.append(connection.ops.quote_name(field.column))
         casts.append(f"%s::{_array_type(field)}")
         attname = field.attname
